@@ -1,0 +1,1 @@
+"""pytest plugin for orbsim (fixtures and marker arrive with the plugin issue)."""

@@ -1,0 +1,385 @@
+"""Plans, subscriptions and their billing periods; which periods are invoiced.
+
+A period ``[start, end)`` is invoiced once ``now >= end + grace_period``. Amend and deprecate may
+touch events in the current period of an active subscription, or in the previous one while it is
+still inside its grace period.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from orbsim.engine.edges import exactly_one, parse_params
+from orbsim.engine.pagination import paginate
+from orbsim.engine.periods import BillingSchedule, Period
+from orbsim.engine.timeparse import iso
+from orbsim.errors import (
+    ConstraintViolation,
+    DuplicateResourceCreation,
+    RequestValidationError,
+    ResourceNotFound,
+)
+from orbsim.models import MutatedSubscription, Page, PaginationMetadata, Plan, Subscription
+from orbsim.params import NewPlanParams, NewSubscriptionParams
+
+if TYPE_CHECKING:
+    from orbsim.engine.customers import CustomerRecord
+    from orbsim.engine.sim import OrbSim
+
+MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
+SubscriptionStatus = Literal["active", "ended", "upcoming"]
+
+
+@dataclass(slots=True)
+class PlanRecord:
+    model: Plan
+    seq: int
+
+    def sort_key(self) -> tuple[int, int]:
+        return int(self.model.created_at.timestamp() * 1_000_000), self.seq
+
+
+@dataclass(slots=True)
+class SubscriptionRecord:
+    id: str
+    customer_id: str
+    plan_id: str
+    name: str
+    created_at: datetime
+    schedule: BillingSchedule
+    metadata: dict[str, str]
+    seq: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def status(self, now: datetime) -> SubscriptionStatus:
+        if self.schedule.start > now:
+            return "upcoming"
+        if self.schedule.end is not None and self.schedule.end <= now:
+            return "ended"
+        return "active"
+
+    def sort_key(self) -> tuple[int, int]:
+        return int(self.created_at.timestamp() * 1_000_000), self.seq
+
+
+def _as_list(value: str | list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Plans:
+    """``sim.plans``: plans carry the billing cadence of their subscriptions."""
+
+    def __init__(self, sim: OrbSim) -> None:
+        self._sim = sim
+        self._records: dict[str, PlanRecord] = {}
+        self._by_external: dict[str, PlanRecord] = {}
+
+    def require(self, plan_id: str) -> PlanRecord:
+        record = self._records.get(plan_id)
+        if record is None:
+            raise ResourceNotFound.of("Plan", plan_id)
+        return record
+
+    def require_external(self, external_plan_id: str) -> PlanRecord:
+        record = self._by_external.get(external_plan_id)
+        if record is None:
+            raise ResourceNotFound.of("Plan", f"external_plan_id={external_plan_id}")
+        return record
+
+    def create(self, **fields: Any) -> Plan:
+        """Create a plan: ``name``, ``currency`` (USD), ``billing_cadence`` (monthly), ..."""
+        params = parse_params(NewPlanParams, fields, "plan")
+        with self._sim._operation() as now:
+            external = params.external_plan_id
+            if external is not None and external in self._by_external:
+                raise DuplicateResourceCreation(
+                    f"external_plan_id {external!r} already belongs to plan "
+                    f"{self._by_external[external].model.id}"
+                )
+            data: dict[str, Any] = {
+                "id": self._sim._ids.new(),
+                "created_at": now,
+                "name": params.name,
+                "currency": params.currency,
+                "invoicing_currency": params.currency,
+                "external_plan_id": external,
+                "billing_cadence": params.billing_cadence,
+                "metadata": {k: v for k, v in (params.metadata or {}).items() if v is not None},
+            }
+            for key in ("description", "net_terms", "default_invoice_memo"):
+                value = getattr(params, key)
+                if value is not None:
+                    data[key] = value
+            record = PlanRecord(Plan.model_validate(data), self._sim._next_seq())
+            self._records[record.model.id] = record
+            if external is not None:
+                self._by_external[external] = record
+            return record.model
+
+    def fetch(self, plan_id: str) -> Plan:
+        with self._sim._operation():
+            return self.require(plan_id).model
+
+    def fetch_by_external_id(self, external_plan_id: str) -> Plan:
+        with self._sim._operation():
+            return self.require_external(external_plan_id).model
+
+    def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Plan]:
+        with self._sim._operation():
+            page, next_cursor = paginate(self._records.values(), PlanRecord.sort_key, limit, cursor)
+            return Page[Plan](
+                data=[r.model for r in page],
+                pagination_metadata=PaginationMetadata(
+                    has_more=next_cursor is not None, next_cursor=next_cursor
+                ),
+            )
+
+
+class Subscriptions:
+    """``sim.subscriptions``: a customer on a plan, with billing periods."""
+
+    def __init__(self, sim: OrbSim) -> None:
+        self._sim = sim
+        self._records: dict[str, SubscriptionRecord] = {}
+        self._by_customer: dict[str, list[SubscriptionRecord]] = {}
+
+    # -- rules used by the rest of the engine ------------------------------------------------
+
+    def of_customer(self, customer_id: str) -> list[SubscriptionRecord]:
+        return self._by_customer.get(customer_id, [])
+
+    def first_invoice_time(self, customer_id: str, now: datetime) -> datetime | None:
+        """When the customer's first billing period was invoiced, if that happened by ``now``."""
+        grace = self._sim.settings.grace_period
+        earliest: datetime | None = None
+        for sub in self.of_customer(customer_id):
+            first = sub.schedule.period_at(sub.schedule.start)
+            if first is None:
+                continue
+            invoiced_at = first.end + grace
+            if invoiced_at <= now and (earliest is None or invoiced_at < earliest):
+                earliest = invoiced_at
+        return earliest
+
+    def check_editable(
+        self, customer: CustomerRecord, timestamp: datetime, now: datetime, action: str
+    ) -> None:
+        """Raise ConstraintViolation unless an event at ``timestamp`` may be amended/deprecated."""
+        grace = self._sim.settings.grace_period
+        active = [s for s in self.of_customer(customer.id) if s.status(now) == "active"]
+        if not active:
+            raise ConstraintViolation(
+                f"cannot {action} event: customer {customer.id} has no active subscription, so "
+                f"the event's billing period cannot be determined"
+            )
+        reasons: list[str] = []
+        for sub in active:
+            current = sub.schedule.period_at(now)
+            if current is None:  # pragma: no cover - active implies a current period
+                continue
+            if timestamp in current:
+                return
+            previous = sub.schedule.previous_period(current)
+            if previous is not None and timestamp in previous:
+                if now < previous.end + grace:
+                    return
+                reasons.append(
+                    f"it lies in billing period {_span(previous)} of subscription {sub.id}, "
+                    f"which was invoiced at {iso(previous.end + grace)} (end + grace period)"
+                )
+                continue
+            if timestamp < current.start:
+                reasons.append(
+                    f"it is before the current billing period {_span(current)} and its previous "
+                    f"period of subscription {sub.id}; that period has been invoiced"
+                )
+            else:
+                reasons.append(
+                    f"it is after the current billing period {_span(current)} of subscription "
+                    f"{sub.id}"
+                )
+        raise ConstraintViolation(
+            f"cannot {action} event at {iso(timestamp)}: the timestamp must lie in the customer's "
+            f"current billing period, or in the previous one while within the grace period; "
+            + "; ".join(reasons)
+        )
+
+    # -- public API ------------------------------------------------------------------------
+
+    def create(self, **fields: Any) -> MutatedSubscription:
+        """Subscribe a customer (by id or alias) to a plan (by id or external id)."""
+        params = parse_params(NewSubscriptionParams, fields, "subscription")
+        with self._sim._operation() as now:
+            customers = self._sim.customers
+            which, value = exactly_one(
+                "subscription",
+                customer_id=params.customer_id,
+                external_customer_id=params.external_customer_id,
+            )
+            customer = (
+                customers.require(value)
+                if which == "customer_id"
+                else customers.require_alias(value)
+            )
+            pwhich, pvalue = exactly_one(
+                "subscription", plan_id=params.plan_id, external_plan_id=params.external_plan_id
+            )
+            plans = self._sim.plans
+            plan = plans.require(pvalue) if pwhich == "plan_id" else plans.require_external(pvalue)
+            existing = self.of_customer(customer.id)
+            if len(existing) >= MAX_SUBSCRIPTIONS_PER_CUSTOMER:
+                raise ConstraintViolation(
+                    f"customer {customer.id} already has {len(existing)} subscriptions "
+                    f"(limit {MAX_SUBSCRIPTIONS_PER_CUSTOMER})"
+                )
+            currency = customer.model.currency
+            if currency is not None and currency != plan.model.invoicing_currency:
+                raise ConstraintViolation(
+                    f"plan {plan.model.id} invoices in {plan.model.invoicing_currency} but "
+                    f"customer {customer.id} is billed in {currency}"
+                )
+            tz = customer.model.timezone
+            start = params.start_date or _local_midnight(now, tz)
+            anchor = params.billing_cycle_anchor_configuration
+            try:
+                schedule = BillingSchedule.for_subscription(
+                    start=start,
+                    timezone=tz,
+                    cadence=plan.model.billing_cadence,
+                    end=params.end_date,
+                    align_to_start=params.align_billing_with_subscription_start_date,
+                    anchor_day=anchor.day if anchor else None,
+                    anchor_month=anchor.month if anchor else None,
+                )
+            except ValueError as exc:
+                raise RequestValidationError(f"invalid subscription: {exc}") from None
+            if currency is None:
+                customers._apply_currency(customer, plan.model.invoicing_currency)
+            record = SubscriptionRecord(
+                id=self._sim._ids.new(),
+                customer_id=customer.id,
+                plan_id=plan.model.id,
+                name=params.name or plan.model.name,
+                created_at=now,
+                schedule=schedule,
+                metadata={k: v for k, v in (params.metadata or {}).items() if v is not None},
+                seq=self._sim._next_seq(),
+            )
+            self._records[record.id] = record
+            self._by_customer.setdefault(customer.id, []).append(record)
+            return MutatedSubscription.model_validate(self._model_data(record, now))
+
+    def fetch(self, subscription_id: str) -> Subscription:
+        with self._sim._operation() as now:
+            return self._model(self._require(subscription_id), now)
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        customer_id: str | list[str] | None = None,
+        external_customer_id: str | list[str] | None = None,
+        plan_id: str | None = None,
+        external_plan_id: str | None = None,
+        status: str | list[str] | None = None,
+    ) -> Page[Subscription]:
+        """Subscriptions of live customers, newest first, with Orb's filters."""
+        customer_ids = _as_list(customer_id)
+        aliases = _as_list(external_customer_id)
+        statuses = _as_list(status)
+        for value in statuses or []:
+            if value not in ("active", "ended", "upcoming"):
+                raise RequestValidationError(
+                    f"status: must be one of active, ended, upcoming; got {value!r}"
+                )
+        with self._sim._operation() as now:
+            customers = self._sim.customers
+            wanted_ids: set[str] | None = None
+            if customer_ids is not None or aliases is not None:
+                wanted_ids = set(customer_ids or [])
+                for alias in aliases or []:
+                    holder = customers.holder_of(alias)
+                    if holder is not None:
+                        wanted_ids.add(holder.id)
+            plan_filter = plan_id
+            if external_plan_id is not None:
+                ext = self._sim.plans._by_external.get(external_plan_id)
+                plan_filter = ext.model.id if ext is not None else "\0none"
+
+            def keep(sub: SubscriptionRecord) -> bool:
+                return (
+                    customers.get_live(sub.customer_id) is not None
+                    and (wanted_ids is None or sub.customer_id in wanted_ids)
+                    and (plan_filter is None or sub.plan_id == plan_filter)
+                    and (statuses is None or sub.status(now) in statuses)
+                )
+
+            items = [s for s in self._records.values() if keep(s)]
+            page, next_cursor = paginate(items, SubscriptionRecord.sort_key, limit, cursor)
+            return Page[Subscription](
+                data=[self._model(s, now) for s in page],
+                pagination_metadata=PaginationMetadata(
+                    has_more=next_cursor is not None, next_cursor=next_cursor
+                ),
+            )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _require(self, subscription_id: str) -> SubscriptionRecord:
+        record = self._records.get(subscription_id)
+        if record is None or self._sim.customers.get_live(record.customer_id) is None:
+            raise ResourceNotFound.of("Subscription", subscription_id)
+        return record
+
+    def _model_data(self, record: SubscriptionRecord, now: datetime) -> dict[str, Any]:
+        customer = self._sim.customers._records[record.customer_id].model
+        plan = self._sim.plans._records[record.plan_id].model
+        status = record.status(now)
+        current = record.schedule.period_at(now) if status == "active" else None
+        schedule = record.schedule
+        return {
+            "id": record.id,
+            "customer": customer,
+            "plan": plan,
+            "name": record.name,
+            "status": status,
+            "start_date": schedule.start,
+            "end_date": schedule.end,
+            "created_at": record.created_at,
+            "current_billing_period_start_date": current.start if current else None,
+            "current_billing_period_end_date": current.end if current else None,
+            "billing_cycle_day": schedule.cycle_day,
+            "billing_cycle_anchor_configuration": {
+                "day": schedule.cycle_day,
+                "month": schedule.anchor_month,
+                "year": None,
+            },
+            "metadata": record.metadata,
+        }
+
+    def _model(self, record: SubscriptionRecord, now: datetime) -> Subscription:
+        return Subscription.model_validate(self._model_data(record, now))
+
+    def billing_periods(
+        self, subscription_id: str, until: datetime | None = None
+    ) -> builtins.list[Period]:
+        """Every billing period of a subscription that starts before ``until`` (default: now)."""
+        with self._sim._operation() as now:
+            record = self._require(subscription_id)
+            return list(record.schedule.periods(until or now))
+
+
+def _local_midnight(now: datetime, timezone: str) -> datetime:
+    local = now.astimezone(ZoneInfo(timezone))
+    return datetime.combine(local.date(), time(0), tzinfo=ZoneInfo(timezone))
+
+
+def _span(period: Period) -> str:
+    return f"[{iso(period.start)}, {iso(period.end)})"

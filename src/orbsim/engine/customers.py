@@ -1,0 +1,311 @@
+"""Customers: create, fetch (by id or alias), list, update, delete — with Orb's rules.
+
+Aliases (``external_customer_id``) are unique among live customers; the timezone is immutable;
+a customer with an invoiced billing period cannot be deleted; deleted customers are 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from orbsim.engine.edges import parse_params
+from orbsim.engine.pagination import paginate
+from orbsim.engine.timeparse import optional_timestamp
+from orbsim.errors import (
+    ConstraintViolation,
+    DuplicateResourceCreation,
+    RequestValidationError,
+    ResourceNotFound,
+)
+from orbsim.models import Customer, Page, PaginationMetadata
+from orbsim.params import EditCustomerParams, NewCustomerParams
+
+if TYPE_CHECKING:
+    from orbsim.engine.sim import OrbSim
+
+# Fields of the create/edit parameters that appear unchanged on the Customer object.
+_COPIED = (
+    "payment_provider",
+    "payment_provider_id",
+    "billing_address",
+    "shipping_address",
+    "tax_id",
+    "auto_collection",
+    "auto_issuance",
+    "email_delivery",
+    "additional_emails",
+    "reporting_configuration",
+    "accounting_sync_configuration",
+    "payment_configuration",
+)
+
+
+@dataclass(slots=True)
+class CustomerRecord:
+    model: Customer
+    seq: int
+    deleted: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def alias(self) -> str | None:
+        return self.model.external_customer_id
+
+    def sort_key(self) -> tuple[int, int]:
+        return int(self.model.created_at.timestamp() * 1_000_000), self.seq
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RequestValidationError(
+            f"timezone: {name!r} is not an IANA timezone name (e.g. 'America/New_York')"
+        ) from None
+    return name
+
+
+def _merge_metadata(
+    current: dict[str, str], update: dict[str, str | None] | None
+) -> dict[str, str]:
+    """Orb's metadata semantics: a null value removes a key, a null map clears everything."""
+    if update is None:
+        return {}
+    merged = dict(current)
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+class Customers:
+    """``sim.customers``: the customer resource."""
+
+    def __init__(self, sim: OrbSim) -> None:
+        self._sim = sim
+        self._records: dict[str, CustomerRecord] = {}
+        self._by_alias: dict[str, CustomerRecord] = {}
+
+    # -- lookups used by the rest of the engine (no locking, no settling) --------------------
+
+    def get_live(self, customer_id: str) -> CustomerRecord | None:
+        record = self._records.get(customer_id)
+        return None if record is None or record.deleted else record
+
+    def holder_of(self, alias: str) -> CustomerRecord | None:
+        return self._by_alias.get(alias)
+
+    def require(self, customer_id: str) -> CustomerRecord:
+        record = self.get_live(customer_id)
+        if record is None:
+            raise ResourceNotFound.of("Customer", customer_id)
+        return record
+
+    def require_alias(self, alias: str) -> CustomerRecord:
+        record = self._by_alias.get(alias)
+        if record is None:
+            raise ResourceNotFound.of("Customer", f"external_customer_id={alias}")
+        return record
+
+    def live_records(self) -> list[CustomerRecord]:
+        return [r for r in self._records.values() if not r.deleted]
+
+    # -- public API ------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        external_customer_id: str | None = None,
+        timezone: str | None = None,
+        metadata: dict[str, str | None] | None = None,
+        **fields: Any,
+    ) -> Customer:
+        """Create a customer: ``name`` and ``email`` required, other fields per NewCustomer."""
+        given = dict(fields, name=name, email=email)
+        for key, value in (
+            ("external_customer_id", external_customer_id),
+            ("timezone", timezone),
+            ("metadata", metadata),
+        ):
+            if value is not None:
+                given[key] = value
+        params = parse_params(NewCustomerParams, given, "customer")
+        with self._sim._operation() as now:
+            tz = _check_timezone(params.timezone or self._sim.settings.default_timezone)
+            alias = params.external_customer_id
+            if alias is not None and alias in self._by_alias:
+                raise DuplicateResourceCreation(
+                    f"external_customer_id {alias!r} already belongs to customer "
+                    f"{self._by_alias[alias].id}; aliases are unique among customers"
+                )
+            data: dict[str, Any] = {
+                "id": self._sim._ids.new(),
+                "created_at": now,
+                "name": params.name,
+                "email": params.email,
+                "timezone": tz,
+                "external_customer_id": alias,
+                "metadata": _merge_metadata({}, params.metadata or {}),
+                "currency": params.currency,
+                "auto_collection": params.payment_provider is not None,
+            }
+            for key in _COPIED:
+                if key in params.model_fields_set and getattr(params, key) is not None:
+                    data[key] = _plain(getattr(params, key))
+            record = CustomerRecord(Customer.model_validate(data), seq=self._sim._next_seq())
+            self._records[record.id] = record
+            if alias is not None:
+                self._by_alias[alias] = record
+            return record.model
+
+    def fetch(self, customer_id: str) -> Customer:
+        with self._sim._operation():
+            return self.require(customer_id).model
+
+    def fetch_by_external_id(self, external_customer_id: str) -> Customer:
+        with self._sim._operation():
+            return self.require_alias(external_customer_id).model
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        created_at_gte: datetime | str | None = None,
+        created_at_gt: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        created_at_lte: datetime | str | None = None,
+    ) -> Page[Customer]:
+        """Live customers, newest first, filtered by creation time."""
+        try:
+            gte = optional_timestamp(created_at_gte, "created_at[gte]")
+            gt = optional_timestamp(created_at_gt, "created_at[gt]")
+            lt = optional_timestamp(created_at_lt, "created_at[lt]")
+            lte = optional_timestamp(created_at_lte, "created_at[lte]")
+        except ValueError as exc:
+            raise RequestValidationError(str(exc)) from None
+        with self._sim._operation():
+
+            def keep(record: CustomerRecord) -> bool:
+                created = record.model.created_at
+                return (
+                    (gte is None or created >= gte)
+                    and (gt is None or created > gt)
+                    and (lt is None or created < lt)
+                    and (lte is None or created <= lte)
+                )
+
+            items = [r for r in self.live_records() if keep(r)]
+            page, next_cursor = paginate(items, CustomerRecord.sort_key, limit, cursor)
+            return Page[Customer](
+                data=[r.model for r in page],
+                pagination_metadata=PaginationMetadata(
+                    has_more=next_cursor is not None, next_cursor=next_cursor
+                ),
+            )
+
+    def update(self, customer_id: str, /, **fields: Any) -> Customer:
+        """Change mutable fields (Orb's EditCustomer); ``timezone`` is immutable."""
+        params = parse_params(EditCustomerParams, fields, "customer update")
+        with self._sim._operation() as now:
+            return self._apply_update(self.require(customer_id), params, now)
+
+    def update_by_external_id(self, external_customer_id: str, /, **fields: Any) -> Customer:
+        params = parse_params(EditCustomerParams, fields, "customer update")
+        with self._sim._operation() as now:
+            return self._apply_update(self.require_alias(external_customer_id), params, now)
+
+    def delete(self, customer_id: str) -> None:
+        """Delete a customer and its subscriptions, unless a billing period was invoiced."""
+        with self._sim._operation() as now:
+            record = self.require(customer_id)
+            invoiced = self._sim.subscriptions.first_invoice_time(record.id, now)
+            if invoiced is not None:
+                raise ConstraintViolation(
+                    f"customer {record.id} cannot be deleted: it has an invoiced billing period "
+                    f"(invoiced at {invoiced.isoformat()})"
+                )
+            record.deleted = True
+            if record.alias is not None and self._by_alias.get(record.alias) is record:
+                del self._by_alias[record.alias]
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _apply_currency(self, record: CustomerRecord, currency: str) -> None:
+        """Set the currency at the first subscription, as Orb does for customers without one."""
+        record.model = record.model.model_copy(update={"currency": currency})
+
+    def _apply_update(
+        self, record: CustomerRecord, params: EditCustomerParams, now: datetime
+    ) -> Customer:
+        changes: dict[str, Any] = {}
+        current = record.model
+        given = params.model_fields_set
+        if "external_customer_id" in given:
+            alias = params.external_customer_id
+            if alias != current.external_customer_id:
+                if current.external_customer_id is not None:
+                    raise ConstraintViolation(
+                        f"customer {current.id} already has external_customer_id "
+                        f"{current.external_customer_id!r}; an alias cannot be changed or removed"
+                    )
+                if alias in self._by_alias:
+                    raise DuplicateResourceCreation(
+                        f"external_customer_id {alias!r} already belongs to customer "
+                        f"{self._by_alias[alias].id}"
+                    )
+                invoiced = self._sim.subscriptions.first_invoice_time(current.id, now)
+                if invoiced is not None:
+                    raise ConstraintViolation(
+                        f"external_customer_id cannot be added to customer {current.id}: it was "
+                        f"already invoiced for usage (at {invoiced.isoformat()})"
+                    )
+                changes["external_customer_id"] = alias
+        if "currency" in given and params.currency != current.currency:
+            if current.currency is not None:
+                raise ConstraintViolation(
+                    f"currency of customer {current.id} is already {current.currency!r} "
+                    f"and cannot be changed to {params.currency!r}"
+                )
+            changes["currency"] = params.currency
+        if "default_payment_method_id" in given and params.default_payment_method_id is not None:
+            raise ResourceNotFound.of("PaymentMethod", params.default_payment_method_id)
+        for key in ("name", "email"):
+            if key in given:
+                value = getattr(params, key)
+                if value is None:
+                    raise RequestValidationError(f"{key}: cannot be null")
+                changes[key] = value
+        if "metadata" in given:
+            changes["metadata"] = _merge_metadata(current.metadata, params.metadata)
+        for key in _COPIED:
+            if key in given:
+                changes[key] = _plain(getattr(params, key))
+        if not changes:
+            return current
+        data = current.model_dump()
+        data.update(changes)
+        updated = Customer.model_validate(data)
+        record.model = updated
+        if "external_customer_id" in changes:
+            self._by_alias[changes["external_customer_id"]] = record
+        return updated
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic sub-models of the params become plain data for the response model."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,529 @@
+"""Usage events: ingest, amend (``update``), deprecate, search, and hourly volume.
+
+Ingestion is atomic per request and at-most-once per idempotency key; amend and deprecate keep
+every version (audit-safe) and are bounded by the billing-period rules and per-customer quotas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from orbsim.engine import validation as v
+from orbsim.engine.backfills import BackfillRecord, Backfills
+from orbsim.engine.ledger import EFFECTIVE
+from orbsim.engine.pagination import check_limit, decode_cursor, encode_cursor
+from orbsim.engine.quotas import RollingQuota
+from orbsim.engine.store import StoredEvent
+from orbsim.engine.timeparse import iso, optional_timestamp, parse_timestamp
+from orbsim.errors import (
+    ConstraintViolation,
+    RequestTooLarge,
+    RequestValidationError,
+    ResourceNotFound,
+)
+from orbsim.models import (
+    AmendResult,
+    DeprecateResult,
+    Event,
+    EventSearchResponse,
+    EventVolume,
+    EventVolumes,
+    IngestResponse,
+    PaginationMetadata,
+)
+
+if TYPE_CHECKING:
+    from orbsim.engine.customers import CustomerRecord
+    from orbsim.engine.sim import OrbSim
+
+_MISSING: Any = object()
+_HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _refuse_unknown(what: str, unknown: Mapping[str, Any], hint: str = "") -> None:
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        messages = [
+            f"unknown field {name!r}{hint if name == 'idempotency_key' else ''}"
+            for name in sorted(unknown)
+        ]
+        raise RequestValidationError(
+            f"{what}: unknown field(s) {names}{hint}", validation_errors=messages
+        )
+
+
+class Volume:
+    """``sim.events.volume``: billable event counts per UTC hour."""
+
+    def __init__(self, events: Events) -> None:
+        self._events = events
+
+    def list(
+        self,
+        *,
+        timeframe_start: datetime | str | None = None,
+        timeframe_end: datetime | str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        **unknown: Any,
+    ) -> EventVolumes:
+        """Non-empty hours in ``[timeframe_start, timeframe_end)``, oldest first (hours widened)."""
+        _refuse_unknown("event volume", unknown)
+        if timeframe_start is None:
+            raise RequestValidationError("timeframe_start: field required")
+        try:
+            start = parse_timestamp(timeframe_start, "timeframe_start")
+            end_given = optional_timestamp(timeframe_end, "timeframe_end")
+        except ValueError as exc:
+            raise RequestValidationError(str(exc)) from None
+        size = check_limit(limit)
+        sim = self._events._sim
+        with sim._operation() as now:
+            end = end_given or now
+            if end <= start:
+                raise RequestValidationError(
+                    f"timeframe_end ({iso(end)}) must be after timeframe_start ({iso(start)})"
+                )
+            first = int((start - _EPOCH) // _HOUR)
+            last = -int(-((end - _EPOCH) / _HOUR) // 1)  # ceil: the hour containing end is included
+            if cursor:
+                first = max(first, decode_cursor(cursor)[0] + 1)
+            store = sim._store
+            ledger = sim._ledger
+            replacing = ledger.replacing(start, end)
+            hours = sorted(h for h in store.by_hour if first <= h < last)
+            buckets: list[tuple[int, int]] = []
+            has_more = False
+            for hour in hours:
+                count = sum(1 for e in store.by_hour[hour] if ledger.counts(e, replacing))
+                if not count:
+                    continue
+                if len(buckets) == size:
+                    has_more = True
+                    break
+                buckets.append((hour, count))
+            next_cursor = encode_cursor((buckets[-1][0], 0)) if has_more else None
+            data = [
+                EventVolume(
+                    timeframe_start=_EPOCH + hour * _HOUR,
+                    timeframe_end=_EPOCH + (hour + 1) * _HOUR,
+                    count=count,
+                )
+                for hour, count in buckets
+            ]
+            return EventVolumes(
+                data=data,
+                pagination_metadata=PaginationMetadata(
+                    has_more=next_cursor is not None, next_cursor=next_cursor
+                ),
+            )
+
+
+class Events:
+    """``sim.events``: ingest, update (amend), deprecate, search; ``volume`` and ``backfills``."""
+
+    def __init__(self, sim: OrbSim) -> None:
+        self._sim = sim
+        self.volume = Volume(self)
+        self.backfills = Backfills(sim)
+        settings = sim.settings
+        self._amend_quota = RollingQuota("amendment", settings.amend_limit, settings.quota_window)
+        self._deprecate_quota = RollingQuota(
+            "deprecation", settings.deprecate_limit, settings.quota_window
+        )
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        events: Any = _MISSING,
+        backfill_id: str | None = None,
+        **unknown: Any,
+    ) -> IngestResponse:
+        """Ingest a batch atomically: every event is valid and stored, or nothing is."""
+        _refuse_unknown("ingest", unknown)
+        if events is _MISSING:
+            raise RequestValidationError("events: field required")
+        if type(events) is not list:
+            raise RequestValidationError(
+                f"events: expected a list of events, got {v.short(events)}"
+            )
+        settings = self._sim.settings
+        limit = settings.max_events_per_request
+        if limit is not None and len(events) > limit:
+            raise RequestTooLarge(
+                f"ingest request has {len(events)} events; at most {limit} are accepted per request"
+            )
+        if backfill_id is not None and (type(backfill_id) is not str or not backfill_id):
+            raise RequestValidationError(
+                f"backfill_id: expected a non-empty string, got {v.short(backfill_id)}"
+            )
+        sim = self._sim
+        with sim._operation() as now:
+            backfill = None
+            if backfill_id is not None:
+                backfill = self.backfills.require(backfill_id)
+                self.backfills.check_accepting(backfill, now)
+            accepted = self._validate_batch(events, now, backfill)
+            store = sim._store
+            if backfill is None:
+                for item in accepted:
+                    store.add(StoredEvent(*item, now, None))
+            else:
+                for item in accepted:
+                    event = StoredEvent(*item, now, backfill)
+                    backfill.events[event.id] = event
+                    store.add(event)
+                backfill.events_ingested += len(accepted)
+            return IngestResponse()
+
+    def _validate_batch(
+        self, events: list[Any], now: datetime, backfill: BackfillRecord | None
+    ) -> list[tuple[str, str, dict[str, Any], datetime, int, str | None, str | None]]:
+        settings = self._sim.settings
+        latest = now + settings.future_tolerance
+        earliest = now - settings.grace_period
+        customers = self._sim.customers
+        live_customer = customers.get_live
+        existing = self._sim._store.live if backfill is None else backfill.events
+        allowed = v.EVENT_KEYS
+        check_ts = v.check_timestamp
+        check_props = v.check_properties
+        accepted: list[tuple[str, str, dict[str, Any], datetime, int, str | None, str | None]] = []
+        seen: dict[str, dict[str, Any]] = {}
+        failed: dict[str, list[str]] = {}
+        for index, event in enumerate(events):
+            if type(event) is not dict:
+                failed.setdefault(f"events[{index}]", []).append(
+                    f"each event must be an object, got {v.short(event)}"
+                )
+                continue
+            key = event.get("idempotency_key")
+            if type(key) is not str or not key:
+                label = f"events[{index}]"
+                failed.setdefault(label, []).append(
+                    f"idempotency_key: expected a non-empty string, got {v.short(key)}"
+                )
+                continue
+            if key in seen:
+                if seen[key] != event:
+                    failed.setdefault(key, []).append(
+                        f"idempotency_key {key!r} appears more than once in this request with "
+                        "different bodies; the whole batch is rejected"
+                    )
+                continue
+            seen[key] = event
+            stored = existing.get(key)
+            if stored is not None:
+                if stored.deprecated:
+                    failed.setdefault(key, []).append(
+                        f"event {key!r} was deprecated and cannot be ingested again"
+                    )
+                continue  # at most once: an ingested key is skipped, whatever its body
+            errors: list[str] = []
+            if not event.keys() <= allowed:
+                errors.append(
+                    "unknown field(s): "
+                    + ", ".join(repr(k) for k in v.unknown_keys(event, allowed))
+                )
+            name = event.get("event_name")
+            if type(name) is not str or not name:
+                errors.append(f"event_name: expected a non-empty string, got {v.short(name)}")
+            if "properties" not in event:
+                errors.append("properties: field required (may be {})")
+                properties = None
+            else:
+                properties = check_props(event["properties"], errors)
+            if "timestamp" not in event:
+                errors.append("timestamp: field required")
+                timestamp = None
+            else:
+                timestamp = check_ts(event["timestamp"], errors)
+            customer_id = event.get("customer_id")
+            alias = event.get("external_customer_id")
+            if (
+                v.check_customer_ids(customer_id, alias, errors)
+                and customer_id is not None
+                and live_customer(customer_id) is None
+            ):
+                errors.append(
+                    f"customer_id {customer_id!r} does not match any customer; send "
+                    "external_customer_id to report usage before the customer exists"
+                )
+            if timestamp is not None:
+                if timestamp > latest:
+                    errors.append(
+                        f"timestamp {iso(timestamp)} is more than "
+                        f"{_span(settings.future_tolerance)} in the future (now {iso(now)})"
+                    )
+                elif backfill is None:
+                    if timestamp < earliest:
+                        errors.append(
+                            f"timestamp {iso(timestamp)} is older than the grace period of "
+                            f"{_span(settings.grace_period)} (earliest accepted {iso(earliest)}); "
+                            "use a backfill for older events"
+                        )
+                elif not backfill.timeframe_start <= timestamp < backfill.timeframe_end:
+                    errors.append(
+                        f"timestamp {iso(timestamp)} is outside backfill {backfill.id}'s timeframe "
+                        f"[{iso(backfill.timeframe_start)}, {iso(backfill.timeframe_end)})"
+                    )
+            if backfill is not None and backfill.customer_id is not None and not errors:
+                holder = customers.holder_of(alias) if alias is not None else None
+                in_scope = customer_id == backfill.customer_id or (
+                    holder is not None and holder.id == backfill.customer_id
+                )
+                if not in_scope:
+                    errors.append(
+                        f"event customer {customer_id or alias!r} is outside backfill "
+                        f"{backfill.id}'s scope (customer {backfill.customer_id})"
+                    )
+            if errors:
+                failed.setdefault(key, []).extend(errors)
+                continue
+            assert timestamp is not None and properties is not None and type(name) is str
+            accepted.append(
+                (
+                    key,
+                    name,
+                    properties,
+                    timestamp,
+                    int(timestamp.timestamp() // 3600),
+                    customer_id,
+                    alias,
+                )
+            )
+        if failed:
+            raise _batch_error(failed, len(events))
+        return accepted
+
+    # -- amend and deprecate ------------------------------------------------------------------
+
+    def update(
+        self,
+        event_id: str,
+        /,
+        *,
+        event_name: Any = _MISSING,
+        timestamp: Any = _MISSING,
+        properties: Any = _MISSING,
+        customer_id: Any = None,
+        external_customer_id: Any = None,
+        **unknown: Any,
+    ) -> AmendResult:
+        """Amend an event: a new version of ``event_name``/``properties``; the original is kept."""
+        _refuse_unknown(
+            "amend event",
+            unknown,
+            hint=" (amend is idempotent by design; no idempotency_key is accepted in the body)",
+        )
+        errors: list[str] = []
+        name = None
+        if event_name is _MISSING:
+            errors.append("event_name: field required")
+        else:
+            name = v.check_event_name(event_name, errors)
+        props = None
+        if properties is _MISSING:
+            errors.append("properties: field required (may be {})")
+        else:
+            props = v.check_properties(properties, errors)
+        when = None
+        if timestamp is _MISSING:
+            errors.append("timestamp: field required")
+        else:
+            when = v.check_timestamp(timestamp, errors)
+        v.check_customer_ids(customer_id, external_customer_id, errors)
+        if errors:
+            raise RequestValidationError(
+                f"invalid amendment of event {event_id!r}: " + "; ".join(errors),
+                validation_errors=errors,
+            )
+        assert name is not None and props is not None and when is not None
+        with self._sim._operation() as now:
+            event = self._require(event_id)
+            if when != event.timestamp:
+                raise RequestValidationError(
+                    f"timestamp {iso(when)} does not match the stored timestamp "
+                    f"{iso(event.timestamp)} of event {event_id!r}; the timestamp cannot be amended"
+                )
+            self._check_same_customer(event, customer_id, external_customer_id)
+            customer = self._customer_of(event, "amend")
+            if event.deprecated:
+                raise ConstraintViolation(
+                    f"event {event_id!r} was deprecated; a deprecated event cannot be amended"
+                )
+            self._sim.subscriptions.check_editable(customer, event.timestamp, now, "amend")
+            self._amend_quota.check(customer.id, now)
+            event.amend(name, props, now)
+            self._amend_quota.record(customer.id, now)
+            return AmendResult(amended=event_id)
+
+    def deprecate(self, event_id: str, /, **unknown: Any) -> DeprecateResult:
+        """Stop counting an event (kept for audit); deprecating twice is a no-op success."""
+        _refuse_unknown(
+            "deprecate event",
+            unknown,
+            hint=" (deprecate is idempotent by design; it takes no body)",
+        )
+        with self._sim._operation() as now:
+            event = self._require(event_id)
+            if event.deprecated:
+                return DeprecateResult(deprecated=event_id)
+            customer = self._customer_of(event, "deprecate")
+            self._sim.subscriptions.check_editable(customer, event.timestamp, now, "deprecate")
+            self._deprecate_quota.check(customer.id, now)
+            event.deprecate(now)
+            self._deprecate_quota.record(customer.id, now)
+            return DeprecateResult(deprecated=event_id)
+
+    def _require(self, event_id: str) -> StoredEvent:
+        event = self._sim._store.live.get(event_id)
+        if event is None:
+            raise ResourceNotFound.of("Event", event_id)
+        return event
+
+    def _check_same_customer(self, event: StoredEvent, customer_id: Any, alias: Any) -> None:
+        if customer_id is not None and customer_id == event.customer_id:
+            return
+        if alias is not None and alias == event.external_customer_id:
+            return
+        # The other identifier of the same customer is accepted too.
+        owner = self._sim._ledger.owner(event)
+        given_owner = customer_id
+        if alias is not None:
+            holder = self._sim.customers.holder_of(alias)
+            given_owner = holder.id if holder is not None else None
+        if owner is not None and given_owner == owner:
+            return
+        stored = (
+            f"customer_id {event.customer_id!r}"
+            if event.customer_id is not None
+            else f"external_customer_id {event.external_customer_id!r}"
+        )
+        given = (
+            f"customer_id {customer_id!r}"
+            if customer_id is not None
+            else (f"external_customer_id {alias!r}")
+        )
+        raise RequestValidationError(
+            f"{given} does not match event {event.id!r}'s {stored}; an event's customer cannot be "
+            "changed"
+        )
+
+    def _customer_of(self, event: StoredEvent, action: str) -> CustomerRecord:
+        customers = self._sim.customers
+        if event.customer_id is not None:
+            record = customers.get_live(event.customer_id)
+            ident = f"customer_id {event.customer_id!r}"
+        else:
+            assert event.external_customer_id is not None
+            record = customers.holder_of(event.external_customer_id)
+            ident = f"external_customer_id {event.external_customer_id!r}"
+        if record is None:
+            raise ConstraintViolation(
+                f"cannot {action} event {event.id!r}: its {ident} does not identify a customer "
+                "in Orb (events reported before their customer existed cannot be changed until "
+                "it does)"
+            )
+        return record
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        *,
+        event_ids: Any = _MISSING,
+        timeframe_start: datetime | str | None = None,
+        timeframe_end: datetime | str | None = None,
+        **unknown: Any,
+    ) -> EventSearchResponse:
+        """Events by id (1..500) with timestamps in ``[start, end)``; amended ones are left out."""
+        _refuse_unknown("event search", unknown)
+        limit = self._sim.settings.search_max_event_ids
+        if event_ids is _MISSING:
+            raise RequestValidationError("event_ids: field required")
+        if type(event_ids) is not list or not all(type(i) is str for i in event_ids):
+            raise RequestValidationError(
+                f"event_ids: expected a list of strings, got {v.short(event_ids)}"
+            )
+        if not 1 <= len(event_ids) <= limit:
+            raise RequestValidationError(
+                f"event_ids: between 1 and {limit} ids are required, got {len(event_ids)}"
+            )
+        try:
+            start_given = optional_timestamp(timeframe_start, "timeframe_start")
+            end_given = optional_timestamp(timeframe_end, "timeframe_end")
+        except ValueError as exc:
+            raise RequestValidationError(str(exc)) from None
+        sim = self._sim
+        with sim._operation() as now:
+            start = start_given or now - sim.settings.search_default_lookback
+            end = end_given or now
+            if end <= start:
+                raise RequestValidationError(
+                    f"timeframe_end ({iso(end)}) must be after timeframe_start ({iso(start)})"
+                )
+            ledger = sim._ledger
+            replacing = ledger.replacing(start, end)
+            store = sim._store
+            data: list[Event] = []
+            for event_id in dict.fromkeys(event_ids):
+                candidates: list[StoredEvent] = []
+                live = store.live.get(event_id)
+                if live is not None and not live.amended:
+                    candidates.append(live)
+                candidates.extend(
+                    e
+                    for e in store.backfill_events.get(event_id, ())
+                    if e.backfill is not None and e.backfill.status in EFFECTIVE
+                )
+                for event in candidates:
+                    if start <= event.timestamp < end:
+                        data.append(self._search_item(event, ledger.counts(event, replacing)))
+            return EventSearchResponse(data=data)
+
+    def _search_item(self, event: StoredEvent, counts: bool) -> Event:
+        customer_id = event.customer_id
+        alias = event.external_customer_id
+        customers = self._sim.customers
+        if customer_id is None and alias is not None:
+            holder = customers.holder_of(alias)
+            customer_id = holder.id if holder is not None else None
+        elif customer_id is not None and alias is None:
+            record = customers._records.get(customer_id)
+            alias = record.alias if record is not None else None
+        return Event(
+            id=event.id,
+            customer_id=customer_id,
+            external_customer_id=alias,
+            event_name=event.event_name,
+            properties=dict(event.properties),
+            timestamp=event.timestamp,
+            deprecated=not counts,
+        )
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute" + ("s" if minutes != 1 else "")
+    return f"{seconds} seconds"
+
+
+def _batch_error(failed: dict[str, list[str]], total: int) -> RequestValidationError:
+    failures = [{"idempotency_key": key, "validation_errors": msgs} for key, msgs in failed.items()]
+    flat = [f"{key}: {msg}" for key, msgs in failed.items() for msg in msgs]
+    return RequestValidationError(
+        f"{len(failed)} of {total} events failed validation and nothing was ingested; "
+        f"first problem: {flat[0]}",
+        validation_errors=flat,
+        validation_failed=failures,
+    )

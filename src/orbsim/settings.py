@@ -1,0 +1,54 @@
+"""Every tunable rule and limit of the simulator, in one frozen object.
+
+Defaults are Orb's documented defaults (design.md section 4). A test that needs a different account
+setting (a longer grace period, a lower amendment quota) builds its own ``Settings``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Settings(BaseModel):
+    """Account-level settings of the simulated Orb account (immutable)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    grace_period: timedelta = timedelta(hours=12)
+    """Events older than ``now - grace_period`` are refused (unless ingested into a backfill);
+    a billing period is invoiced once ``now >= period end + grace_period``."""
+    future_tolerance: timedelta = timedelta(minutes=5)
+    """Events later than ``now + future_tolerance`` are refused."""
+    amend_limit: int = Field(default=100, ge=0)
+    deprecate_limit: int = Field(default=100, ge=0)
+    quota_window: timedelta = timedelta(days=100)
+    """Rolling window of the amend and deprecate quotas (counted per customer, by request time)."""
+    backfill_max_timeframe: timedelta = timedelta(days=31)
+    backfill_default_close_delay: timedelta = timedelta(days=1)
+    reflection_delay: timedelta = timedelta(0)
+    """Time from closing (or reverting) a backfill until it is ``reflected`` (or ``reverted``)."""
+    max_events_per_request: int | None = Field(default=None, ge=1)
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    search_max_event_ids: int = Field(default=500, ge=1)
+    search_default_lookback: timedelta = timedelta(days=7)
+    default_timezone: str = "Etc/UTC"
+    """The account timezone: customers created without a timezone get this one."""
+    api_keys: frozenset[str] | None = None
+    """Accepted API keys over HTTP; ``None`` accepts any non-empty key."""
+    idempotency_ttl: timedelta = timedelta(hours=48)
+    idempotency_key_max_length: int = Field(default=64, ge=1)
+    fault_retry_after_ms: int = Field(default=1, ge=0)
+    requests_per_second: float | None = Field(default=None, gt=0)
+    events_per_minute: int | None = Field(default=None, ge=1)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
