@@ -1,15 +1,19 @@
-"""Command line: ``orbsim demo`` runs a short scripted scenario and prints what happened."""
+"""Command line: ``orbsim serve`` runs the simulator as an HTTP server; ``orbsim demo`` runs a
+short scripted scenario and prints what happened."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import timedelta
 
 from orbsim.clock import ManualClock
 from orbsim.engine.sim import OrbSim
 from orbsim.errors import OrbError
+from orbsim.settings import Settings
 
 
 def _step(title: str) -> None:
@@ -150,13 +154,111 @@ def demo() -> int:
     return 0
 
 
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    api_keys: Sequence[str] = (),
+    seed: int = 0,
+    grace_period_hours: float | None = None,
+    log_requests: bool = False,
+) -> int:
+    """Serve a fresh simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0."""
+    overrides: dict[str, object] = {}
+    if api_keys:
+        overrides["api_keys"] = frozenset(api_keys)
+    if grace_period_hours is not None:
+        overrides["grace_period"] = timedelta(hours=grace_period_hours)
+    sim = OrbSim(settings=Settings.model_validate(overrides), seed=seed)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            server = sim.serve(host=host, port=port, log_requests=log_requests)
+        except OSError as exc:
+            print(f"orbsim: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            return 1
+        try:
+            print(f"orbsim listening on {server.base_url}", flush=True)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {text!r}")
+    return int(text)
+
+
+def _hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours < 1e6:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"hours are a number >= 0, got {text!r}")
+    return hours
+
+
+def _api_key(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an API key cannot be empty")
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orbsim", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run a short scripted scenario and print what happened")
+    serve_parser = commands.add_parser(
+        "serve", help="serve a fresh simulator over HTTP until SIGINT/SIGTERM"
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback)")
+    serve_parser.add_argument(
+        "--port", type=_port, default=8080, help="TCP port; 0 picks a free one (default 8080)"
+    )
+    serve_parser.add_argument(
+        "--api-key",
+        dest="api_keys",
+        type=_api_key,
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="accept only this API key (repeatable; default: any non-empty key)",
+    )
+    serve_parser.add_argument("--seed", type=int, default=0, help="id seed (default 0)")
+    serve_parser.add_argument(
+        "--grace-period-hours",
+        type=_hours,
+        default=None,
+        metavar="H",
+        help="late-event grace period in hours (default 12)",
+    )
+    serve_parser.add_argument(
+        "--log-requests", action="store_true", help="log one line per request to stderr"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "serve":
+        return serve(
+            host=args.host,
+            port=args.port,
+            api_keys=args.api_keys,
+            seed=args.seed,
+            grace_period_hours=args.grace_period_hours,
+            log_requests=args.log_requests,
+        )
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover
 

@@ -57,7 +57,7 @@ def test_calling_collapses_null_to_no_match(
 
 def test_filter_is_reusable_across_events() -> None:
     compiled = compile_filter("region = 'eu' AND amount > 100 AND NOT is_test")
-    events = [
+    events: list[dict[str, Scalar]] = [
         {"region": "eu", "amount": 150, "is_test": False},
         {"region": "eu", "amount": 150, "is_test": True},
         {"region": "us", "amount": 150, "is_test": False},

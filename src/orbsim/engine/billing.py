@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from orbsim.engine.edges import exactly_one, parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Period
-from orbsim.engine.timeparse import iso
+from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -368,12 +368,19 @@ class Subscriptions:
         return Subscription.model_validate(self._model_data(record, now))
 
     def billing_periods(
-        self, subscription_id: str, until: datetime | None = None
+        self, subscription_id: str, until: datetime | str | None = None
     ) -> builtins.list[Period]:
-        """Every billing period of a subscription that starts before ``until`` (default: now)."""
+        """Every billing period of a subscription that starts before ``until``; by default every
+        period that has started by now, the current one included."""
+        try:
+            limit = optional_timestamp(until, "until")
+        except ValueError as exc:
+            raise RequestValidationError(str(exc)) from None
         with self._sim._operation() as now:
             record = self._require(subscription_id)
-            return list(record.schedule.periods(until or now))
+            if limit is None:
+                limit = now + timedelta(microseconds=1)
+            return list(record.schedule.periods(limit))
 
 
 def _local_midnight(now: datetime, timezone: str) -> datetime:

@@ -131,8 +131,10 @@ class Customers:
         **fields: Any,
     ) -> Customer:
         """Create a customer: ``name`` and ``email`` required, other fields per NewCustomer."""
-        given = dict(fields, name=name, email=email)
+        given = dict(fields)
         for key, value in (
+            ("name", name),
+            ("email", email),
             ("external_customer_id", external_customer_id),
             ("timezone", timezone),
             ("metadata", metadata),

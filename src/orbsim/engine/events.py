@@ -39,8 +39,11 @@ if TYPE_CHECKING:
     from orbsim.engine.sim import OrbSim
 
 _MISSING: Any = object()
+# (id, event_name, properties, timestamp, hour, customer_id, external_customer_id)
+Accepted = tuple[str, str, dict[str, Any], datetime, int, str | None, str | None]
 _HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STR_ONLY: frozenset[type] = frozenset((str,))
 
 
 def _refuse_unknown(what: str, unknown: Mapping[str, Any], hint: str = "") -> None:
@@ -93,7 +96,8 @@ class Volume:
                 first = max(first, decode_cursor(cursor)[0] + 1)
             store = sim._store
             ledger = sim._ledger
-            replacing = ledger.replacing(start, end)
+            # Whole hours are counted, so backfills touching the widened edges matter too.
+            replacing = ledger.replacing(_EPOCH + first * _HOUR, _EPOCH + last * _HOUR)
             hours = sorted(h for h in store.by_hour if first <= h < last)
             buckets: list[tuple[int, int]] = []
             has_more = False
@@ -182,17 +186,25 @@ class Events:
 
     def _validate_batch(
         self, events: list[Any], now: datetime, backfill: BackfillRecord | None
-    ) -> list[tuple[str, str, dict[str, Any], datetime, int, str | None, str | None]]:
+    ) -> list[Accepted]:
+        """Check every event; return what to store, or raise one error naming every failure.
+
+        The loop has a fast path for the common, valid event; anything unusual goes through
+        ``_check_event``, the complete validator, which also writes the error messages.
+        """
         settings = self._sim.settings
         latest = now + settings.future_tolerance
-        earliest = now - settings.grace_period
-        customers = self._sim.customers
-        live_customer = customers.get_live
+        earliest = now - settings.grace_period if backfill is None else backfill.timeframe_start
+        end = backfill.timeframe_end if backfill is not None else None
+        fast_scope = backfill is None or backfill.customer_id is None
+        records = self._sim.customers._records
         existing = self._sim._store.live if backfill is None else backfill.events
         allowed = v.EVENT_KEYS
-        check_ts = v.check_timestamp
-        check_props = v.check_properties
-        accepted: list[tuple[str, str, dict[str, Any], datetime, int, str | None, str | None]] = []
+        scalars = v.SCALARS
+        str_keys = _STR_ONLY.issuperset
+        fromiso = v.fromisoformat
+        utc = UTC
+        accepted: list[Accepted] = []
         seen: dict[str, dict[str, Any]] = {}
         failed: dict[str, list[str]] = {}
         for index, event in enumerate(events):
@@ -203,13 +215,12 @@ class Events:
                 continue
             key = event.get("idempotency_key")
             if type(key) is not str or not key:
-                label = f"events[{index}]"
-                failed.setdefault(label, []).append(
+                failed.setdefault(f"events[{index}]", []).append(
                     f"idempotency_key: expected a non-empty string, got {v.short(key)}"
                 )
                 continue
             if key in seen:
-                if seen[key] != event:
+                if not _same_body(seen[key], event):
                     failed.setdefault(key, []).append(
                         f"idempotency_key {key!r} appears more than once in this request with "
                         "different bodies; the whole batch is rejected"
@@ -223,82 +234,147 @@ class Events:
                         f"event {key!r} was deprecated and cannot be ingested again"
                     )
                 continue  # at most once: an ingested key is skipped, whatever its body
-            errors: list[str] = []
-            if not event.keys() <= allowed:
-                errors.append(
-                    "unknown field(s): "
-                    + ", ".join(repr(k) for k in v.unknown_keys(event, allowed))
-                )
+            # Fast path: the shape almost every valid event has.
             name = event.get("event_name")
-            if type(name) is not str or not name:
-                errors.append(f"event_name: expected a non-empty string, got {v.short(name)}")
-            if "properties" not in event:
-                errors.append("properties: field required (may be {})")
-                properties = None
-            else:
-                properties = check_props(event["properties"], errors)
-            if "timestamp" not in event:
-                errors.append("timestamp: field required")
-                timestamp = None
-            else:
-                timestamp = check_ts(event["timestamp"], errors)
+            raw = event.get("timestamp")
+            props = event.get("properties")
             customer_id = event.get("customer_id")
             alias = event.get("external_customer_id")
             if (
-                v.check_customer_ids(customer_id, alias, errors)
-                and customer_id is not None
-                and live_customer(customer_id) is None
+                fast_scope
+                and type(name) is str
+                and name
+                and type(raw) is str
+                and type(props) is dict
+                and event.keys() <= allowed
             ):
-                errors.append(
-                    f"customer_id {customer_id!r} does not match any customer; send "
-                    "external_customer_id to report usage before the customer exists"
-                )
-            if timestamp is not None:
-                if timestamp > latest:
-                    errors.append(
-                        f"timestamp {iso(timestamp)} is more than "
-                        f"{_span(settings.future_tolerance)} in the future (now {iso(now)})"
-                    )
-                elif backfill is None:
-                    if timestamp < earliest:
-                        errors.append(
-                            f"timestamp {iso(timestamp)} is older than the grace period of "
-                            f"{_span(settings.grace_period)} (earliest accepted {iso(earliest)}); "
-                            "use a backfill for older events"
+                try:
+                    timestamp = fromiso(raw)
+                except ValueError:
+                    timestamp = None
+                if (
+                    timestamp is not None
+                    and timestamp.tzinfo is utc
+                    and earliest <= timestamp <= latest
+                    and (end is None or timestamp < end)
+                    and scalars.issuperset(map(type, props.values()))
+                    and str_keys(map(type, props))
+                    and float not in map(type, props.values())
+                ):
+                    if alias is None:
+                        if type(customer_id) is str:
+                            record = records.get(customer_id)
+                            if record is not None and not record.deleted:
+                                accepted.append(
+                                    (
+                                        key,
+                                        name,
+                                        dict(props),
+                                        timestamp,
+                                        int(timestamp.timestamp() // 3600),
+                                        customer_id,
+                                        None,
+                                    )
+                                )
+                                continue
+                    elif customer_id is None and type(alias) is str and alias:
+                        accepted.append(
+                            (
+                                key,
+                                name,
+                                dict(props),
+                                timestamp,
+                                int(timestamp.timestamp() // 3600),
+                                None,
+                                alias,
+                            )
                         )
-                elif not backfill.timeframe_start <= timestamp < backfill.timeframe_end:
-                    errors.append(
-                        f"timestamp {iso(timestamp)} is outside backfill {backfill.id}'s timeframe "
-                        f"[{iso(backfill.timeframe_start)}, {iso(backfill.timeframe_end)})"
-                    )
-            if backfill is not None and backfill.customer_id is not None and not errors:
-                holder = customers.holder_of(alias) if alias is not None else None
-                in_scope = customer_id == backfill.customer_id or (
-                    holder is not None and holder.id == backfill.customer_id
-                )
-                if not in_scope:
-                    errors.append(
-                        f"event customer {customer_id or alias!r} is outside backfill "
-                        f"{backfill.id}'s scope (customer {backfill.customer_id})"
-                    )
-            if errors:
-                failed.setdefault(key, []).extend(errors)
-                continue
-            assert timestamp is not None and properties is not None and type(name) is str
-            accepted.append(
-                (
-                    key,
-                    name,
-                    properties,
-                    timestamp,
-                    int(timestamp.timestamp() // 3600),
-                    customer_id,
-                    alias,
-                )
-            )
+                        continue
+            result = self._check_event(key, event, now, backfill)
+            if isinstance(result, list):
+                failed[key] = result
+            else:
+                accepted.append(result)
         if failed:
             raise _batch_error(failed, len(events))
         return accepted
+
+    def _check_event(
+        self, key: str, event: dict[str, Any], now: datetime, backfill: BackfillRecord | None
+    ) -> Accepted | list[str]:
+        """The complete validation of one event: what to store, or every problem found."""
+        settings = self._sim.settings
+        customers = self._sim.customers
+        errors: list[str] = []
+        if not event.keys() <= v.EVENT_KEYS:
+            errors.append(
+                "unknown field(s): "
+                + ", ".join(repr(k) for k in v.unknown_keys(event, v.EVENT_KEYS))
+            )
+        name = v.check_event_name(event.get("event_name"), errors)
+        properties = None
+        if "properties" not in event:
+            errors.append("properties: field required (may be {})")
+        else:
+            properties = v.check_properties(event["properties"], errors)
+        timestamp = None
+        if "timestamp" not in event:
+            errors.append("timestamp: field required")
+        else:
+            timestamp = v.check_timestamp(event["timestamp"], errors)
+        customer_id = event.get("customer_id")
+        alias = event.get("external_customer_id")
+        if (
+            v.check_customer_ids(customer_id, alias, errors)
+            and customer_id is not None
+            and customers.get_live(customer_id) is None
+        ):
+            errors.append(
+                f"customer_id {customer_id!r} does not match any customer; send "
+                "external_customer_id to report usage before the customer exists"
+            )
+        if timestamp is not None:
+            latest = now + settings.future_tolerance
+            earliest = now - settings.grace_period
+            if timestamp > latest:
+                errors.append(
+                    f"timestamp {iso(timestamp)} is more than "
+                    f"{_span(settings.future_tolerance)} in the future (now {iso(now)})"
+                )
+            elif backfill is None:
+                if timestamp < earliest:
+                    errors.append(
+                        f"timestamp {iso(timestamp)} is older than the grace period of "
+                        f"{_span(settings.grace_period)} (earliest accepted {iso(earliest)}); "
+                        "use a backfill for older events"
+                    )
+            elif not backfill.timeframe_start <= timestamp < backfill.timeframe_end:
+                errors.append(
+                    f"timestamp {iso(timestamp)} is outside backfill {backfill.id}'s timeframe "
+                    f"[{iso(backfill.timeframe_start)}, {iso(backfill.timeframe_end)})"
+                )
+        if backfill is not None and backfill.customer_id is not None and not errors:
+            holder = customers.holder_of(alias) if alias is not None else None
+            in_scope = customer_id == backfill.customer_id or (
+                holder is not None and holder.id == backfill.customer_id
+            )
+            if not in_scope:
+                errors.append(
+                    f"event customer {customer_id or alias!r} is outside backfill "
+                    f"{backfill.id}'s scope (customer {backfill.customer_id})"
+                )
+        if errors:
+            return errors
+        assert timestamp is not None and properties is not None and name is not None
+        return (
+            key,
+            name,
+            properties,
+            timestamp,
+            int(timestamp.timestamp() // 3600),
+            customer_id,
+            alias,
+        )
 
     # -- amend and deprecate ------------------------------------------------------------------
 
@@ -507,8 +583,35 @@ class Events:
         )
 
 
+def _same_body(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two events sent with one key in one request carry the same body.
+
+    Compared as JSON values: a null key is the same as an absent one, and values must match in
+    type as well as value (``1``, ``1.0`` and ``true`` are different bodies, though Python calls
+    them equal).
+    """
+    a = {k: val for k, val in first.items() if val is not None}
+    b = {k: val for k, val in second.items() if val is not None}
+    if a.keys() != b.keys():
+        return False
+    for name, left in a.items():
+        right = b[name]
+        if type(left) is not type(right):
+            return False
+        if type(left) is dict:
+            if left.keys() != right.keys() or any(
+                type(item) is not type(right[k]) or item != right[k] for k, item in left.items()
+            ):
+                return False
+        elif left != right:
+            return False
+    return True
+
+
 def _span(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
+    if seconds <= 0 or delta.microseconds:
+        return f"{delta.total_seconds():g} seconds"
     if seconds % 3600 == 0:
         hours = seconds // 3600
         return f"{hours} hour" + ("s" if hours != 1 else "")

@@ -90,29 +90,19 @@ def compile_filter(text: str) -> CompiledFilter:
     try:
         tree = sqlglot.parse_one(text)
     except (ParseError, TokenError) as error:
-        raise FilterSyntaxError(
-            f"invalid deprecation_filter {text!r}: {_describe_parse_error(error)}"
-        ) from error
+        raise _invalid(text, _describe_parse_error(error)) from error
     except RecursionError as error:
-        raise FilterSyntaxError(
-            f"invalid deprecation_filter {text!r}: nested too deeply"
-        ) from error
+        raise _invalid(text, "nested too deeply") from error
     if isinstance(tree, exp.Block):
-        raise FilterSyntaxError(
-            f"invalid deprecation_filter {text!r}: multiple statements; give a single expression"
-        )
+        raise _invalid(text, "multiple statements; give a single expression")
     alias = tree.find(exp.Alias)
     if alias is not None:
         # sqlglot reads ``a = 1 b`` (and ``0x1F`` as ``0 x1F``) as an alias: really stray text.
-        raise FilterSyntaxError(
-            f"invalid deprecation_filter {text!r}: unexpected text {alias.alias!r} after an operand"
-        )
+        raise _invalid(text, f"unexpected text {alias.alias!r} after an operand")
     try:
         predicate = _predicate(tree, text)
     except RecursionError as error:
-        raise FilterSyntaxError(
-            f"invalid deprecation_filter {text!r}: nested too deeply"
-        ) from error
+        raise _invalid(text, "nested too deeply") from error
     names = frozenset(column.name for column in tree.find_all(exp.Column))
     return CompiledFilter(source=text, property_names=names, _predicate=predicate)
 
@@ -120,6 +110,12 @@ def compile_filter(text: str) -> CompiledFilter:
 # --- errors -------------------------------------------------------------------------------------
 
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _invalid(text: str, reason: str, limit: int = 120) -> FilterSyntaxError:
+    """A parse-level error; the text is shortened so a huge filter cannot flood a log."""
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return FilterSyntaxError(f"invalid deprecation_filter {shown!r}: {reason}")
 
 
 def _describe_parse_error(error: ParseError | TokenError) -> str:
@@ -204,9 +200,13 @@ def _function_name(node: Any, source: str) -> str:
 
 
 def _unsupported(node: Any, source: str, what: str | None = None) -> FilterSyntaxError:
+    """Name the construct and show the offending fragment (as sqlglot re-renders it)."""
+    fragment = node.sql()
+    if len(fragment) > 120:
+        fragment = fragment[:117] + "..."
     return FilterSyntaxError(
         f"unsupported syntax in deprecation_filter: {what or _construct(node, source)}"
-        f" in `{node.sql()}`"
+        f" in `{fragment}`"
     )
 
 

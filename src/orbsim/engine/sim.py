@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from orbsim.clock import Clock, SystemClock
 from orbsim.engine.billing import Plans, Subscriptions
@@ -23,6 +24,13 @@ from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import RequestValidationError, ResourceNotFound
 from orbsim.models import BillableEvent, EventVersion
 from orbsim.settings import Settings
+
+if TYPE_CHECKING:
+    import orb
+
+    from orbsim.engine.persistence import Snapshot, StatePath
+    from orbsim.wire.server import OrbSimServer
+    from orbsim.wire.transport import AsyncOrbSimTransport, OrbSimTransport
 
 
 class OrbSim:
@@ -173,3 +181,101 @@ class OrbSim:
                     event.versions(), start=1
                 )
             ]
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    _PERSISTED: tuple[str, ...] = ()
+    """Names of extra attributes (e.g. wire-level state) that ``snapshot``/``dump`` carry."""
+
+    def snapshot(self) -> Snapshot:
+        """An immutable deep copy of the whole state, for ``restore``.
+
+        It holds customers, plans, subscriptions (with their billing schedules), every stored
+        event with its versions and indexes, backfills (status, lifecycle times, reflection order,
+        events, filters), quota uses, the id generator and sequence counter (ids generated after
+        a restore are the ones that would have come next), the settings, and a deep copy of every
+        attribute named in the class-level tuple ``_PERSISTED`` (an extension point for state
+        kept outside the engine, e.g. ``_PERSISTED = ("_wire_state",)``; such a value must
+        support ``copy.deepcopy``). The clock is not part of it.
+        """
+        from orbsim.engine.persistence import take_snapshot
+
+        return take_snapshot(self)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put the state of ``snapshot`` back, in place; the snapshot stays reusable.
+
+        The settings come back too (they are part of the state); the clock is left alone, so
+        backfill transitions that came due since the snapshot settle, at their due times, on the
+        next call. ``_PERSISTED`` attributes are set to copies of their snapshot values (deleted
+        if they did not exist then).
+        """
+        from orbsim.engine.persistence import restore_snapshot
+
+        restore_snapshot(self, snapshot)
+
+    def dump(self, path: StatePath, *, indent: int | None = None) -> None:
+        """Write the state (as ``snapshot``) and the clock's time to a JSON file, atomically.
+
+        The format is versioned (``orbsim.engine.persistence`` documents it). A ``_PERSISTED``
+        attribute is written as its ``dump_state()`` if it has one, else as itself (plain JSON).
+        """
+        from orbsim.engine.persistence import dump
+
+        dump(self, path, indent=indent)
+
+    @classmethod
+    def load(cls, path: StatePath, clock: Clock | None = None) -> OrbSim:
+        """A new simulator with the state of a file written by ``dump``.
+
+        Without ``clock``, a state dumped from a ManualClock gets a ManualClock at the dumped
+        time, any other a SystemClock. Unknown formats or versions raise ValueError. A
+        ``_PERSISTED`` attribute is given back through ``load_state(data)`` if the new
+        simulator's attribute has that method, else set to the data.
+        """
+        from orbsim.engine.persistence import load
+
+        return load(cls, path, clock)
+
+    # -- serving ----------------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0, **kw: Any) -> OrbSimServer:
+        """Start a real HTTP server for this simulator; use as ``with sim.serve() as server``.
+
+        ``port=0`` picks a free port; ``server.base_url`` is what to give the SDK. Keyword
+        arguments go to ``orbsim.wire.server.OrbSimServer`` (e.g. ``log_requests=True``).
+        """
+        from orbsim.wire.server import OrbSimServer
+
+        return OrbSimServer(self, host, port, **kw).start()
+
+    # -- in-process wire (orbsim.wire is imported here, lazily: the engine never depends on it) ----
+
+    def transport(self) -> OrbSimTransport:
+        """An ``httpx`` transport answering from this simulator, for ``httpx.Client``."""
+        from orbsim.wire.transport import OrbSimTransport
+
+        return OrbSimTransport(self)
+
+    def async_transport(self) -> AsyncOrbSimTransport:
+        """An ``httpx`` async transport answering from this simulator, for ``httpx.AsyncClient``."""
+        from orbsim.wire.transport import AsyncOrbSimTransport
+
+        return AsyncOrbSimTransport(self)
+
+    def client(self, **kw: Any) -> orb.Orb:
+        """The official ``orb.Orb`` client wired to this simulator in-process.
+
+        Defaults: ``api_key="test-key"``, ``base_url="http://orbsim.test/v1"`` and an
+        ``httpx.Client`` on ``self.transport()``; every ``Orb(...)`` argument can be overridden.
+        Needs the SDK: ``pip install 'orbsim[sdk]'``.
+        """
+        from orbsim.wire.sdk import build_client
+
+        return build_client(self, **kw)
+
+    def async_client(self, **kw: Any) -> orb.AsyncOrb:
+        """The official ``orb.AsyncOrb`` client wired to this simulator in-process."""
+        from orbsim.wire.sdk import build_async_client
+
+        return build_async_client(self, **kw)

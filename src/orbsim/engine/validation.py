@@ -19,9 +19,11 @@ EVENT_KEYS = frozenset(
     )
 )
 AMEND_KEYS = EVENT_KEYS - {"idempotency_key"}
-_SCALARS = frozenset((str, int, float, bool))
+SCALARS: frozenset[type] = frozenset((str, int, float, bool))
+_SCALARS = SCALARS
 _ZERO = timedelta(0)
-_fromisoformat = datetime.fromisoformat
+fromisoformat = datetime.fromisoformat
+_fromisoformat = fromisoformat
 
 
 def short(value: object, limit: int = 60) -> str:

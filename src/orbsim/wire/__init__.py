@@ -1,0 +1,1 @@
+"""HTTP adapter: Orb's wire format over one dispatch function shared by every transport."""
