@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from orbsim.engine.sim import OrbSim
 
 MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
+# Subscription settings orbsim does not simulate but echoes back on the subscription.
+_PASSED_THROUGH = ("net_terms", "auto_collection", "default_invoice_memo", "invoicing_threshold")
 SubscriptionStatus = Literal["active", "ended", "upcoming"]
 
 
@@ -120,21 +122,21 @@ class Plans:
             self._records[record.model.id] = record
             if external is not None:
                 self._by_external[external] = record
-            return record.model
+            return record.model.model_copy(deep=True)
 
     def fetch(self, plan_id: str) -> Plan:
         with self._sim._operation():
-            return self.require(plan_id).model
+            return self.require(plan_id).model.model_copy(deep=True)
 
     def fetch_by_external_id(self, external_plan_id: str) -> Plan:
         with self._sim._operation():
-            return self.require_external(external_plan_id).model
+            return self.require_external(external_plan_id).model.model_copy(deep=True)
 
     def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Plan]:
         with self._sim._operation():
             page, next_cursor = paginate(self._records.values(), PlanRecord.sort_key, limit, cursor)
             return Page[Plan](
-                data=[r.model for r in page],
+                data=[r.model.model_copy(deep=True) for r in page],
                 pagination_metadata=PaginationMetadata(
                     has_more=next_cursor is not None, next_cursor=next_cursor
                 ),
@@ -196,8 +198,8 @@ class Subscriptions:
                 continue
             if timestamp < current.start:
                 reasons.append(
-                    f"it is before the current billing period {_span(current)} and its previous "
-                    f"period of subscription {sub.id}; that period has been invoiced"
+                    f"it is before the current billing period {_span(current)} of subscription "
+                    f"{sub.id} and not in a previous period still within its grace period"
                 )
             else:
                 reasons.append(
@@ -270,6 +272,11 @@ class Subscriptions:
                 schedule=schedule,
                 metadata={k: v for k, v in (params.metadata or {}).items() if v is not None},
                 seq=self._sim._next_seq(),
+                extra={
+                    key: getattr(params, key)
+                    for key in _PASSED_THROUGH
+                    if getattr(params, key) is not None
+                },
             )
             self._records[record.id] = record
             self._by_customer.setdefault(customer.id, []).append(record)
@@ -346,8 +353,8 @@ class Subscriptions:
         schedule = record.schedule
         return {
             "id": record.id,
-            "customer": customer,
-            "plan": plan,
+            "customer": customer.model_copy(deep=True),
+            "plan": plan.model_copy(deep=True),
             "name": record.name,
             "status": status,
             "start_date": schedule.start,
@@ -361,7 +368,8 @@ class Subscriptions:
                 "month": schedule.anchor_month,
                 "year": None,
             },
-            "metadata": record.metadata,
+            "metadata": dict(record.metadata),
+            **record.extra,
         }
 
     def _model(self, record: SubscriptionRecord, now: datetime) -> Subscription:

@@ -168,15 +168,15 @@ class Customers:
             self._records[record.id] = record
             if alias is not None:
                 self._by_alias[alias] = record
-            return record.model
+            return record.model.model_copy(deep=True)
 
     def fetch(self, customer_id: str) -> Customer:
         with self._sim._operation():
-            return self.require(customer_id).model
+            return self.require(customer_id).model.model_copy(deep=True)
 
     def fetch_by_external_id(self, external_customer_id: str) -> Customer:
         with self._sim._operation():
-            return self.require_alias(external_customer_id).model
+            return self.require_alias(external_customer_id).model.model_copy(deep=True)
 
     def list(
         self,
@@ -210,7 +210,7 @@ class Customers:
             items = [r for r in self.live_records() if keep(r)]
             page, next_cursor = paginate(items, CustomerRecord.sort_key, limit, cursor)
             return Page[Customer](
-                data=[r.model for r in page],
+                data=[r.model.model_copy(deep=True) for r in page],
                 pagination_metadata=PaginationMetadata(
                     has_more=next_cursor is not None, next_cursor=next_cursor
                 ),
@@ -294,14 +294,14 @@ class Customers:
             if key in given:
                 changes[key] = _plain(getattr(params, key))
         if not changes:
-            return current
+            return current.model_copy(deep=True)
         data = current.model_dump()
         data.update(changes)
         updated = Customer.model_validate(data)
         record.model = updated
         if "external_customer_id" in changes:
             self._by_alias[changes["external_customer_id"]] = record
-        return updated
+        return updated.model_copy(deep=True)
 
 
 def _plain(value: Any) -> Any:

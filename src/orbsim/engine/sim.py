@@ -151,7 +151,7 @@ class OrbSim:
                     customer_id=e.customer_id if e.customer_id is not None else owner,
                     external_customer_id=e.external_customer_id,
                     event_name=e.event_name,
-                    properties=e.properties,
+                    properties=dict(e.properties),
                     timestamp=e.timestamp,
                     backfill_id=e.backfill.id if e.backfill is not None else None,
                 )
