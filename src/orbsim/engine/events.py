@@ -54,7 +54,8 @@ def _refuse_unknown(what: str, unknown: Mapping[str, Any], hint: str = "") -> No
             for name in sorted(unknown)
         ]
         raise RequestValidationError(
-            f"{what}: unknown field(s) {names}{hint}", validation_errors=messages
+            f"{what}: unknown field(s) {names}{hint if 'idempotency_key' in unknown else ''}",
+            validation_errors=messages,
         )
 
 
@@ -245,6 +246,7 @@ class Events:
                 and type(name) is str
                 and name
                 and type(raw) is str
+                and len(raw) > 10
                 and type(props) is dict
                 and event.keys() <= allowed
             ):

@@ -148,7 +148,13 @@ class OrbSim:
             return [
                 construct(
                     id=e.id,
-                    customer_id=e.customer_id if e.customer_id is not None else owner,
+                    customer_id=(
+                        e.customer_id
+                        if e.customer_id is not None
+                        else owner
+                        if scoped
+                        else ledger.owner(e)
+                    ),
                     external_customer_id=e.external_customer_id,
                     event_name=e.event_name,
                     properties=dict(e.properties),

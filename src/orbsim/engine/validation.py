@@ -42,6 +42,11 @@ def check_timestamp(value: object, errors: list[str]) -> datetime | None:
                 "(e.g. 2024-05-01T12:00:00Z)"
             )
             return None
+        if len(value) <= 10:  # "2024-05-20" or "20240520": a date without a time
+            errors.append(
+                f"timestamp: {short(value)} is a date, not a date-time (e.g. 2024-05-01T12:00:00Z)"
+            )
+            return None
     elif isinstance(value, datetime):
         parsed = value
     else:
