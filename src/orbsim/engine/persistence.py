@@ -31,13 +31,21 @@ Times are ISO 8601 strings with their UTC offset. Records are listed in the engi
 ingestion order), so every list the engine keeps comes back identical. Derived data is not written:
 the event store's indexes, customer aliases, external plan ids, subscriptions per customer, each
 event's current name/properties (its newest version) and ``deprecated`` flag (a ``deprecated``
-version exists), and the compiled ``deprecation_filter`` (recompiled from its text).
+version exists), and the compiled ``deprecation_filter`` (recompiled from its text). The file is
+compact JSON unless ``dump(path, indent=2)`` asks for one meant for people; never a pickle.
+
+State kept outside the engine joins in through ``OrbSim._PERSISTED``, a class-level tuple of
+attribute names: snapshots hold a ``copy.deepcopy`` of each such attribute (or the fact that it was
+absent), state files hold ``value.dump_state()`` if the value has that method, else the value
+itself (which must then be plain JSON data), under ``extensions``; ``load`` hands the data to
+``load_state(data)`` of the new simulator's attribute if it has that method, else sets it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import heapq
 import itertools
 import json
@@ -180,19 +188,106 @@ def _install(sim: OrbSim, engine: _Engine) -> None:
     backfills._reflections = engine.reflections
 
 
+def _copy_event(event: StoredEvent, backfill: BackfillRecord | None) -> StoredEvent:
+    copied = StoredEvent(
+        event.id,
+        event.event_name,
+        dict(event.properties),  # values are scalars: a shallow copy is a deep one
+        event.timestamp,
+        event.hour,
+        event.customer_id,
+        event.external_customer_id,
+        event.ingested_at,
+        backfill,
+    )
+    copied.deprecated = event.deprecated
+    if event.history is not None:
+        copied.history = [(kind, name, dict(props), at) for kind, name, props, at in event.history]
+    return copied
+
+
+def _copy_quota(quota: RollingQuota) -> RollingQuota:
+    copied = RollingQuota(quota.name, quota.limit, quota.window)
+    copied._uses = {customer: deque(uses) for customer, uses in quota._uses.items()}
+    return copied
+
+
 def _copy_engine(engine: _Engine) -> _Engine:
-    """A deep copy that shares only immutable parts (compiled filters, billing schedules)."""
-    memo: dict[int, Any] = {}
-    for backfill in engine.backfills.values():
-        if backfill.matcher is not None:
-            memo[id(backfill.matcher)] = backfill.matcher
-    for sub in engine.subscriptions.values():
-        memo[id(sub.schedule)] = sub.schedule
-    return copy.deepcopy(engine, memo)
+    """A deep copy of ``engine``, sharing only immutable values.
+
+    Written out rather than ``copy.deepcopy`` (ten times faster on large event stores); the
+    compiled filters and billing schedules are frozen and shared; datetimes and strings are
+    immutable.
+    """
+    ids = IdGenerator(None)
+    ids._rng.setstate(engine.ids._rng.getstate())
+    ids._issued = set(engine.ids._issued)
+
+    customers = {
+        key: CustomerRecord(r.model.model_copy(deep=True), r.seq, r.deleted)
+        for key, r in engine.customers.items()
+    }
+    plans = {
+        key: PlanRecord(r.model.model_copy(deep=True), r.seq) for key, r in engine.plans.items()
+    }
+    subscriptions = {
+        key: dataclasses.replace(r, metadata=dict(r.metadata), extra=copy.deepcopy(r.extra))
+        for key, r in engine.subscriptions.items()
+    }
+    backfills = {key: dataclasses.replace(r, events={}) for key, r in engine.backfills.items()}
+
+    old = engine.store
+    store = EventStore()
+    copies: dict[int, StoredEvent] = {}
+    for bucket in old.by_hour.values():
+        for event in bucket:
+            owner = None if event.backfill is None else backfills[event.backfill.id]
+            copies[id(event)] = _copy_event(event, owner)
+
+    def index(hours: dict[int, list[StoredEvent]]) -> dict[int, list[StoredEvent]]:
+        return {hour: [copies[id(e)] for e in bucket] for hour, bucket in hours.items()}
+
+    store.live = {key: copies[id(e)] for key, e in old.live.items()}
+    store.by_hour = index(old.by_hour)
+    store.by_customer_id = {key: index(hours) for key, hours in old.by_customer_id.items()}
+    store.by_alias = {key: index(hours) for key, hours in old.by_alias.items()}
+    store.backfill_events = {
+        key: [copies[id(e)] for e in events] for key, events in old.backfill_events.items()
+    }
+    store.count = old.count
+    for key, record in engine.backfills.items():
+        backfills[key].events = {k: copies[id(e)] for k, e in record.events.items()}
+
+    by_customer = {
+        key: [subscriptions[s.id] for s in subs]
+        for key, subs in engine.subscriptions_by_customer.items()
+    }
+    return _Engine(
+        seed=engine.seed,
+        ids=ids,
+        next_seq=engine.next_seq,
+        store=store,
+        customers=customers,
+        customers_by_alias={a: customers[r.id] for a, r in engine.customers_by_alias.items()},
+        plans=plans,
+        plans_by_external={e: plans[r.model.id] for e, r in engine.plans_by_external.items()},
+        subscriptions=subscriptions,
+        subscriptions_by_customer=by_customer,
+        amend_quota=_copy_quota(engine.amend_quota),
+        deprecate_quota=_copy_quota(engine.deprecate_quota),
+        backfills=backfills,
+        active=[backfills[b.id] for b in engine.active],
+        effective=[backfills[b.id] for b in engine.effective],
+        reflections=engine.reflections,
+    )
 
 
 def _persisted_names(sim: OrbSim) -> tuple[str, ...]:
     return tuple(type(sim)._PERSISTED)
+
+
+def _copy_extension(value: Any) -> Any:
+    return value if value is _ABSENT else copy.deepcopy(value)
 
 
 def take_snapshot(sim: OrbSim) -> Snapshot:
@@ -200,7 +295,7 @@ def take_snapshot(sim: OrbSim) -> Snapshot:
     with sim._operation() as now:
         engine = _copy_engine(_capture(sim))
         extensions = {
-            name: copy.deepcopy(getattr(sim, name, _ABSENT)) for name in _persisted_names(sim)
+            name: _copy_extension(getattr(sim, name, _ABSENT)) for name in _persisted_names(sim)
         }
         return Snapshot(now, sim.settings, engine, extensions)
 
@@ -212,7 +307,7 @@ def restore_snapshot(sim: OrbSim, snapshot: Snapshot, *, fresh: bool = False) ->
     with sim._lock:
         engine = snapshot._engine if fresh else _copy_engine(snapshot._engine)
         extensions = {
-            name: value if fresh else copy.deepcopy(value)
+            name: value if fresh else _copy_extension(value)
             for name, value in snapshot._extensions.items()
         }
         sim.settings = snapshot.settings
@@ -245,51 +340,59 @@ def ingestion_order(store: EventStore, backfills: Iterable[BackfillRecord]) -> l
 
     Each index (``live``, each hour of ``by_hour``, each id of ``backfill_events``, each
     backfill's ``events``) lists its events in ingestion order, so adding the events again in an
-    order that respects all of them (a topological merge) rebuilds every index identically. Ties
-    go to the earliest ``ingested_at``, which gives the true ingestion order for a steady clock.
+    order that respects all of them rebuilds every index identically. The order by
+    ``ingested_at`` is that order whenever the clock never went back; otherwise the indexes are
+    merged topologically (ties still by ``ingested_at``).
     """
+    events = [event for hour in sorted(store.by_hour) for event in store.by_hour[hour]]
+    index = {id(event): i for i, event in enumerate(events)}
+    by_rank = sorted(range(len(events)), key=lambda i: (events[i].ingested_at, i))
+    rank = [0] * len(events)
+    for position, i in enumerate(by_rank):
+        rank[i] = position
     chains: list[Iterable[StoredEvent]] = [store.live.values()]
     chains.extend(store.backfill_events.values())
     chains.extend(backfill.events.values() for backfill in backfills)
-    hours = sorted(store.by_hour)
-    chains.extend(store.by_hour[hour] for hour in hours)
-    rank: dict[int, tuple[datetime, int, int]] = {}
-    nodes: dict[int, StoredEvent] = {}
-    for hour in hours:
-        for position, event in enumerate(store.by_hour[hour]):
-            rank[id(event)] = (event.ingested_at, hour, position)
-            nodes[id(event)] = event
-    after: dict[int, list[int]] = {}
-    waiting = dict.fromkeys(nodes, 0)
+    chains.extend(store.by_hour.values())
+    edges: list[tuple[int, int]] = []
+    consistent = True
     for chain in chains:
-        previous: int | None = None
+        previous = -1
         for event in chain:
-            key = id(event)
-            if key not in nodes:
+            found = index.get(id(event))
+            if found is None:
                 raise RuntimeError(f"event {event.id!r} is indexed but not in the hour index")
-            if previous is not None:
-                after.setdefault(previous, []).append(key)
-                waiting[key] += 1
-            previous = key
-    ready = [(rank[key], key) for key, count in waiting.items() if count == 0]
+            i = found
+            if previous >= 0:
+                edges.append((previous, i))
+                consistent = consistent and rank[previous] < rank[i]
+            previous = i
+    if consistent:
+        return [events[i] for i in by_rank]
+    following: list[list[int]] = [[] for _ in events]
+    waiting = [0] * len(events)
+    for before, after in edges:
+        following[before].append(after)
+        waiting[after] += 1
+    ready = [rank[i] for i in range(len(events)) if waiting[i] == 0]
     heapq.heapify(ready)
     ordered: list[StoredEvent] = []
     while ready:
-        _, key = heapq.heappop(ready)
-        ordered.append(nodes[key])
-        for following in after.get(key, ()):
-            waiting[following] -= 1
-            if waiting[following] == 0:
-                heapq.heappush(ready, (rank[following], following))
-    if len(ordered) != len(nodes):  # pragma: no cover - the indexes come from one real order
+        i = by_rank[heapq.heappop(ready)]
+        ordered.append(events[i])
+        for after in following[i]:
+            waiting[after] -= 1
+            if waiting[after] == 0:
+                heapq.heappush(ready, rank[after])
+    if len(ordered) != len(events):  # pragma: no cover - the indexes come from one real order
         raise RuntimeError("the event store's indexes disagree on the ingestion order")
     return ordered
 
 
-def _encode_event(event: StoredEvent) -> dict[str, Any]:
+def _encode_event(event: StoredEvent, iso: Callable[[datetime], str]) -> dict[str, Any]:
     return {
         "id": event.id,
-        "timestamp": _iso(event.timestamp),
+        "timestamp": iso(event.timestamp),
         "customer_id": event.customer_id,
         "external_customer_id": event.external_customer_id,
         "backfill_id": None if event.backfill is None else event.backfill.id,
@@ -298,11 +401,25 @@ def _encode_event(event: StoredEvent) -> dict[str, Any]:
                 "kind": kind,
                 "event_name": name,
                 "properties": properties,
-                "recorded_at": _iso(recorded_at),
+                "recorded_at": iso(recorded_at),
             }
             for kind, name, properties, recorded_at in event.versions()
         ],
     }
+
+
+def _iso_cache() -> Callable[[datetime], str]:
+    """``isoformat`` remembering its answers (events of one request share their times)."""
+    cache: dict[tuple[datetime, int], str] = {}
+
+    def iso(value: datetime) -> str:
+        key = (value, id(value.tzinfo))  # equal instants in other zones print differently
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = value.isoformat()
+        return text
+
+    return iso
 
 
 def _encode_backfill(record: BackfillRecord) -> dict[str, Any]:
@@ -379,6 +496,7 @@ def encode(snapshot: Snapshot, *, manual_clock: bool) -> dict[str, Any]:
         "tuple[int, tuple[int, ...], float | None]", engine.ids._rng.getstate()
     )
     events = ingestion_order(engine.store, engine.backfills.values())
+    iso = _iso_cache()
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -398,7 +516,7 @@ def encode(snapshot: Snapshot, *, manual_clock: bool) -> dict[str, Any]:
             {"seq": r.seq, "plan": r.model.model_dump(mode="json")} for r in engine.plans.values()
         ],
         "subscriptions": [_encode_subscription(r) for r in engine.subscriptions.values()],
-        "events": [_encode_event(e) for e in events],
+        "events": [_encode_event(e, iso) for e in events],
         "backfills": [_encode_backfill(r) for r in engine.backfills.values()],
         "ledger": {
             "reflections": engine.reflections,
@@ -501,40 +619,78 @@ def _model_data(data: dict[str, Any], *paths: tuple[str, ...]) -> dict[str, Any]
     return out
 
 
-def _decode_versions(reader: _Reader) -> list[Version]:
+class _Times:
+    """Parses ISO times, one ``datetime`` per distinct text (the engine shares ``now`` too)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, datetime] = {}
+
+    def __call__(self, text: object, where: str) -> datetime:
+        value = self._cache.get(text) if type(text) is str else None
+        if value is None:
+            if type(text) is not str:
+                raise ValueError(f"{where}: expected an ISO 8601 time, got {text!r}")
+            value = self._cache[text] = _parse_time(text, where)
+        return value
+
+
+def _field(raw: dict[str, Any], key: str, kind: type) -> Any:
+    try:
+        value = raw[key]
+    except KeyError:
+        raise ValueError(f"missing key {key!r}") from None
+    if type(value) is not kind:
+        raise ValueError(f"{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _optional_text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key, _ABSENT)
+    if value is None or type(value) is str:
+        return value
+    if value is _ABSENT:
+        raise ValueError(f"missing key {key!r}")
+    raise ValueError(f"{key}: expected a string or null, got {value!r}")
+
+
+def _decode_event(raw: Any, backfills: Mapping[str, BackfillRecord], times: _Times) -> StoredEvent:
+    """One entry of ``events`` (hand-written checks: this runs once per stored event)."""
+    if type(raw) is not dict:
+        raise ValueError(f"expected an object, got {type(raw).__name__}")
     versions: list[Version] = []
-    for item in reader.readers("versions"):
-        kind = item.text("kind")
-        if kind not in _VERSION_KINDS:
-            raise ValueError(f"{item.where}.kind: unknown version kind {kind!r}")
+    for item in _field(raw, "versions", list):
+        if type(item) is not dict:
+            raise ValueError(f"versions: expected objects, got {item!r}")
+        kind = item.get("kind")
+        if kind not in _VERSION_KINDS or (kind == "ingested") == bool(versions):
+            raise ValueError(
+                f"versions: the first version is 'ingested', later ones 'amended' or "
+                f"'deprecated'; got {kind!r} as version {len(versions) + 1}"
+            )
         versions.append(
-            (kind, item.text("event_name"), item.mapping("properties"), item.time("recorded_at"))
+            (
+                kind,
+                _field(item, "event_name", str),
+                _field(item, "properties", dict),
+                times(item.get("recorded_at"), "versions.recorded_at"),
+            )
         )
-    if not versions or versions[0][0] != "ingested":
-        raise ValueError(f"{reader.where}.versions: the first version must be 'ingested'")
-    if any(kind == "ingested" for kind, *_ in versions[1:]):
-        raise ValueError(f"{reader.where}.versions: only the first version is 'ingested'")
-    return versions
-
-
-def _decode_event(reader: _Reader, backfills: Mapping[str, BackfillRecord]) -> StoredEvent:
-    versions = _decode_versions(reader)
-    backfill_id = reader.opt_text("backfill_id")
+    if not versions:
+        raise ValueError("versions: the first version must be 'ingested'")
+    backfill_id = _optional_text(raw, "backfill_id")
     backfill = None
     if backfill_id is not None:
         backfill = backfills.get(backfill_id)
         if backfill is None:
-            raise ValueError(f"{reader.where}.backfill_id: unknown backfill {backfill_id!r}")
-    customer_id = reader.opt_text("customer_id")
-    alias = reader.opt_text("external_customer_id")
+            raise ValueError(f"backfill_id: unknown backfill {backfill_id!r}")
+    customer_id = _optional_text(raw, "customer_id")
+    alias = _optional_text(raw, "external_customer_id")
     if (customer_id is None) == (alias is None):
-        raise ValueError(
-            f"{reader.where}: exactly one of customer_id and external_customer_id is set"
-        )
-    timestamp = reader.time("timestamp")
+        raise ValueError("exactly one of customer_id and external_customer_id must be set")
+    timestamp = times(raw.get("timestamp"), "timestamp")
     _, name, properties, _ = versions[-1]
     event = StoredEvent(
-        reader.text("id"),
+        _field(raw, "id", str),
         name,
         properties,
         timestamp,
@@ -685,15 +841,17 @@ def _decode_engine(doc: _Reader) -> _Engine:
         (_decode_backfill(r) for r in doc.readers("backfills")), lambda r: r.id, "backfills"
     )
     store = EventStore()
-    for reader in doc.readers("events"):
-        event = _decode_event(reader, backfills)
-        if event.backfill is None:
-            if event.id in store.live:
-                raise ValueError(f"{reader.where}: duplicate event id {event.id!r}")
-        elif event.id in event.backfill.events:
-            raise ValueError(f"{reader.where}: duplicate event id {event.id!r} in its backfill")
-        else:
-            event.backfill.events[event.id] = event
+    times = _Times()
+    for number, raw in enumerate(doc.items("events")):
+        try:
+            event = _decode_event(raw, backfills, times)
+            owner = event.backfill
+            if event.id in (store.live if owner is None else owner.events):
+                raise ValueError(f"duplicate event id {event.id!r}")
+        except ValueError as exc:
+            raise ValueError(f"state.events[{number}]: {exc}") from None
+        if owner is not None:
+            owner.events[event.id] = event
         store.add(event)
 
     ledger = doc.reader("ledger")
@@ -755,12 +913,16 @@ def decode(data: Any) -> tuple[Snapshot, bool]:
 
 
 def dump(sim: OrbSim, path: StatePath, *, indent: int | None = None) -> None:
-    """Implementation of ``OrbSim.dump``: encode under the lock, write atomically after."""
+    """Implementation of ``OrbSim.dump``: serialise under the lock, write atomically after.
+
+    The document refers to live objects (event properties, extension data), so it is turned into
+    text before the lock is released.
+    """
     with sim._operation() as now:
         extensions = {name: getattr(sim, name, _ABSENT) for name in _persisted_names(sim)}
         view = Snapshot(now, sim.settings, _capture(sim), extensions)
         document = encode(view, manual_clock=isinstance(sim.clock, ManualClock))
-    text = json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
     _write_atomically(Path(path), text.encode())
 
 
@@ -786,7 +948,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def load(cls: type[S], path: StatePath, clock: Clock | None = None) -> S:
-    """Implementation of ``OrbSim.load``."""
+    """Implementation of ``OrbSim.load``: ``cls(settings=, clock=, seed=)``, then the state."""
     try:
         data = json.loads(Path(path).read_bytes())
     except json.JSONDecodeError as exc:
