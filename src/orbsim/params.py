@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -111,7 +112,21 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 CustomerName = Annotated[str, Field(min_length=1, max_length=500)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
-UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+def _iso_only(value: object) -> object:
+    """Orb takes ISO 8601 strings; pydantic alone would also read numbers as Unix times."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date-time such as 2024-05-01T00:00:00Z") from None
+    raise ValueError("must be an ISO 8601 date-time string such as 2024-05-01T00:00:00Z")
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_to_utc)]
 Metadata = dict[str, str | None]
 """A ``null`` value removes the key; a ``null`` map clears all metadata."""
 

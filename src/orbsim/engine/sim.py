@@ -144,22 +144,23 @@ class OrbSim:
                     if ledger.counts(event, replacing, owner, owner_known=scoped):
                         found.append(event)
             found.sort(key=lambda e: (e.timestamp, e.id))
-            construct = BillableEvent.model_construct
             return [
-                construct(
-                    id=e.id,
-                    customer_id=(
-                        e.customer_id
-                        if e.customer_id is not None
-                        else owner
-                        if scoped
-                        else ledger.owner(e)
-                    ),
-                    external_customer_id=e.external_customer_id,
-                    event_name=e.event_name,
-                    properties=dict(e.properties),
-                    timestamp=e.timestamp,
-                    backfill_id=e.backfill.id if e.backfill is not None else None,
+                _billable(
+                    {
+                        "id": e.id,
+                        "customer_id": (
+                            e.customer_id
+                            if e.customer_id is not None
+                            else owner
+                            if scoped
+                            else ledger.owner(e)
+                        ),
+                        "external_customer_id": e.external_customer_id,
+                        "event_name": e.event_name,
+                        "properties": dict(e.properties),
+                        "timestamp": e.timestamp,
+                        "backfill_id": e.backfill.id if e.backfill is not None else None,
+                    }
                 )
                 for e in found
             ]
@@ -285,3 +286,21 @@ class OrbSim:
         from orbsim.wire.sdk import build_async_client
 
         return build_async_client(self, **kw)
+
+
+_BILLABLE_FIELDS = frozenset(BillableEvent.model_fields)
+_new_billable = BillableEvent.__new__
+_set = object.__setattr__
+
+
+def _billable(fields: dict[str, object]) -> BillableEvent:
+    """Build a BillableEvent from trusted fields without validation.
+
+    ``model_construct`` costs ~2.4 µs per event; a customer-month can hold tens of thousands.
+    """
+    event = _new_billable(BillableEvent)
+    _set(event, "__dict__", fields)
+    _set(event, "__pydantic_fields_set__", _BILLABLE_FIELDS)
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event

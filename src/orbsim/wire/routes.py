@@ -1,0 +1,464 @@
+"""Orb's HTTP API over the engine: a (method, path) -> handler table and ``dispatch``.
+
+``dispatch`` is the single entry point of every transport (in-process httpx transports, the
+threaded server), so all of them answer byte-identically. Handlers are thin: they read path and
+query parameters, pass the JSON body to the engine method as keyword arguments (the engine refuses
+unknown keys itself) and return ``(status, model)``. Every ``OrbError`` becomes Orb's problem+json
+answer here, in one place; anything else is a bug and becomes a 500 without a traceback.
+
+Order of checks: authentication (401), route (404 url-not-found), body size (413), then the
+``Idempotency-Key`` (POST only, see ``idempotency.py``), query parameters, body, engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from pydantic import BaseModel
+
+from orbsim.errors import (
+    OrbAuthenticationError,
+    OrbError,
+    OrbInternalServerError,
+    RequestTooLarge,
+    RequestValidationError,
+    URLNotFound,
+)
+from orbsim.wire.codec import (
+    NO_QUERY,
+    Query,
+    empty_response,
+    json_response,
+    parse_object,
+    problem_response,
+)
+from orbsim.wire.idempotency import run as run_idempotent
+from orbsim.wire.messages import WireRequest, WireResponse
+
+if TYPE_CHECKING:
+    from orbsim.engine.sim import OrbSim
+
+log = logging.getLogger("orbsim.wire")
+
+Payload = BaseModel | dict[str, Any] | None
+"""What a handler returns besides the status: a model, a plain dict, or None (empty body)."""
+
+
+@dataclass(slots=True)
+class Call:
+    """One matched request as handlers see it."""
+
+    sim: OrbSim
+    params: tuple[str, ...]
+    """Percent-decoded path parameters, in path order."""
+    query: Query
+    request: WireRequest
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object body; ``self`` is refused (it would collide with the bound method)."""
+        request = self.request
+        body = parse_object(request.body, request.headers.get("content-type"))
+        if "self" in body:
+            raise RequestValidationError("unknown field 'self'")
+        return body
+
+    def no_body(self) -> None:
+        """For endpoints without a body: empty or ``{}`` only."""
+        request = self.request
+        body = parse_object(request.body, request.headers.get("content-type"))
+        if body:
+            names = sorted(body)
+            raise RequestValidationError(
+                f"this endpoint takes no body; unknown field(s) {', '.join(map(repr, names))}",
+                validation_errors=[f"unknown field {name!r}" for name in names],
+            )
+
+
+Handler = Callable[[Call], tuple[int, Payload]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    segments: tuple[str | None, ...]
+    """Literal segments, or ``None`` where a path parameter goes."""
+    handler: Handler
+    query: frozenset[str]
+    """The query parameters this endpoint accepts (others are refused)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers: events
+
+
+def ingest(call: Call) -> tuple[int, Payload]:
+    query = call.query
+    backfill_id = query.one("backfill_id")
+    query.one("debug")  # removed from the SDK in 4.58; accepted and ignored for older clients
+    body = call.body()
+    if len(body) > 1 or (body and "events" not in body):
+        names = sorted(body.keys() - {"events"})
+        raise RequestValidationError(
+            f"ingest: unknown field(s) {', '.join(names)}",
+            validation_errors=[f"unknown field {name!r}" for name in names],
+        )
+    return 200, call.sim.events.ingest(**body, backfill_id=backfill_id)
+
+
+def amend_event(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.events.update(call.params[0], **call.body())
+
+
+def deprecate_event(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.events.deprecate(call.params[0], **call.body())
+
+
+def search_events(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.events.search(**call.body())
+
+
+def event_volume(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    return 200, call.sim.events.volume.list(
+        timeframe_start=q.one("timeframe_start"),
+        timeframe_end=q.one("timeframe_end"),
+        limit=_limit(q),
+        cursor=q.one("cursor"),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers: backfills
+
+
+def create_backfill(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.events.backfills.create(**call.body())
+
+
+def list_backfills(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    return 200, call.sim.events.backfills.list(
+        limit=_limit(q),
+        cursor=q.one("cursor"),
+        customer_id=q.one("customer_id"),
+        status=q.one("status"),
+    )
+
+
+def fetch_backfill(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.events.backfills.fetch(call.params[0])
+
+
+def close_backfill(call: Call) -> tuple[int, Payload]:
+    call.no_body()
+    return 200, call.sim.events.backfills.close(call.params[0])
+
+
+def revert_backfill(call: Call) -> tuple[int, Payload]:
+    call.no_body()
+    return 200, call.sim.events.backfills.revert(call.params[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers: customers
+
+_CREATED_AT = frozenset(f"created_at[{op}]" for op in ("gte", "gt", "lt", "lte"))
+
+
+def create_customer(call: Call) -> tuple[int, Payload]:
+    return 201, call.sim.customers.create(**call.body())
+
+
+def list_customers(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    return 200, call.sim.customers.list(
+        limit=_limit(q),
+        cursor=q.one("cursor"),
+        created_at_gte=q.one("created_at[gte]"),
+        created_at_gt=q.one("created_at[gt]"),
+        created_at_lt=q.one("created_at[lt]"),
+        created_at_lte=q.one("created_at[lte]"),
+    )
+
+
+def fetch_customer(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.customers.fetch(call.params[0])
+
+
+def update_customer(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.customers.update(call.params[0], **call.body())
+
+
+def delete_customer(call: Call) -> tuple[int, Payload]:
+    call.sim.customers.delete(call.params[0])
+    return 204, None
+
+
+def fetch_customer_by_alias(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.customers.fetch_by_external_id(call.params[0])
+
+
+def update_customer_by_alias(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.customers.update_by_external_id(call.params[0], **call.body())
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers: plans and subscriptions
+
+_CADENCES = ("monthly", "quarterly", "semi_annual", "annual")  # shortest first
+_PRICE_WRAPPERS = ("price", "allocation_price", "license_allocation_price")
+
+
+def plan_cadence(prices: object) -> str | None:
+    """The billing cadence a plan's prices imply: the shortest recognised price cadence.
+
+    Orb bills a subscription on the shortest cadence among its prices. Prices arrive flat
+    (``{"cadence": ...}``, older SDKs) or wrapped (``{"price": {"cadence": ...}}``, SDK 4.90);
+    ``one_time``/``custom`` and anything unreadable are ignored.
+    """
+    found: set[str] = set()
+    if type(prices) is list:
+        for item in prices:
+            if type(item) is not dict:
+                continue
+            candidates = [item, *(item.get(name) for name in _PRICE_WRAPPERS)]
+            for candidate in candidates:
+                if type(candidate) is dict and candidate.get("cadence") in _CADENCES:
+                    found.add(candidate["cadence"])
+    return min(found, key=_CADENCES.index) if found else None
+
+
+def create_plan(call: Call) -> tuple[int, Payload]:
+    body = call.body()
+    if "billing_cadence" not in body:
+        cadence = plan_cadence(body.get("prices"))
+        if cadence is not None:
+            body["billing_cadence"] = cadence
+    return 201, call.sim.plans.create(**body)
+
+
+def list_plans(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    _not_simulated(q, _CREATED_AT | {"status"}, "GET /plans")
+    return 200, call.sim.plans.list(limit=_limit(q), cursor=q.one("cursor"))
+
+
+def fetch_plan(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.fetch(call.params[0])
+
+
+def fetch_plan_by_external_id(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.fetch_by_external_id(call.params[0])
+
+
+def create_subscription(call: Call) -> tuple[int, Payload]:
+    return 201, call.sim.subscriptions.create(**call.body())
+
+
+def list_subscriptions(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    _not_simulated(q, _CREATED_AT, "GET /subscriptions")
+    return 200, call.sim.subscriptions.list(
+        limit=_limit(q),
+        cursor=q.one("cursor"),
+        customer_id=q.many("customer_id[]", "customer_id"),
+        external_customer_id=q.many("external_customer_id[]", "external_customer_id"),
+        plan_id=q.one("plan_id"),
+        external_plan_id=q.one("external_plan_id"),
+        status=q.many("status[]", "status"),
+    )
+
+
+def fetch_subscription(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.subscriptions.fetch(call.params[0])
+
+
+def ping(call: Call) -> tuple[int, Payload]:
+    return 200, {"response": "pong"}
+
+
+def _limit(query: Query) -> int:
+    limit = query.integer("limit")
+    return 20 if limit is None else limit
+
+
+def _not_simulated(query: Query, names: frozenset[str], endpoint: str) -> None:
+    """Filters Orb has but orbsim does not simulate: refuse loudly rather than ignore them."""
+    given = sorted(names.intersection(query.names()))
+    if given:
+        raise RequestValidationError(
+            f"{endpoint}: orbsim does not simulate the filter(s) {', '.join(given)}",
+            validation_errors=[f"unsupported query parameter {name!r}" for name in given],
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# The table
+
+_PAGE = frozenset({"limit", "cursor"})
+
+
+def _route(
+    method: str, pattern: str, handler: Handler, query: frozenset[str] = frozenset()
+) -> Route:
+    segments = tuple(
+        None if part.startswith("{") else part for part in pattern.strip("/").split("/")
+    )
+    return Route(method, segments, handler, query)
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("POST", "/ingest", ingest, frozenset({"backfill_id", "debug"})),
+    _route("POST", "/events/search", search_events),
+    _route("GET", "/events/volume", event_volume, _PAGE | {"timeframe_start", "timeframe_end"}),
+    _route("POST", "/events/backfills", create_backfill),
+    _route("GET", "/events/backfills", list_backfills, _PAGE | {"customer_id", "status"}),
+    _route("GET", "/events/backfills/{backfill_id}", fetch_backfill),
+    _route("POST", "/events/backfills/{backfill_id}/close", close_backfill),
+    _route("POST", "/events/backfills/{backfill_id}/revert", revert_backfill),
+    _route("PUT", "/events/{event_id}", amend_event),
+    _route("PUT", "/events/{event_id}/deprecate", deprecate_event),
+    _route("POST", "/customers", create_customer),
+    _route("GET", "/customers", list_customers, _PAGE | _CREATED_AT),
+    _route("GET", "/customers/external_customer_id/{id}", fetch_customer_by_alias),
+    _route("PUT", "/customers/external_customer_id/{id}", update_customer_by_alias),
+    _route("GET", "/customers/{customer_id}", fetch_customer),
+    _route("PUT", "/customers/{customer_id}", update_customer),
+    _route("DELETE", "/customers/{customer_id}", delete_customer),
+    _route("POST", "/plans", create_plan),
+    _route("GET", "/plans", list_plans, _PAGE | _CREATED_AT | {"status"}),
+    _route("GET", "/plans/external_plan_id/{external_plan_id}", fetch_plan_by_external_id),
+    _route("GET", "/plans/{plan_id}", fetch_plan),
+    _route("POST", "/subscriptions", create_subscription),
+    _route(
+        "GET",
+        "/subscriptions",
+        list_subscriptions,
+        _PAGE
+        | _CREATED_AT
+        | {
+            "customer_id",
+            "customer_id[]",
+            "external_customer_id",
+            "external_customer_id[]",
+            "plan_id",
+            "external_plan_id",
+            "status",
+            "status[]",
+        },
+    ),
+    _route("GET", "/subscriptions/{subscription_id}", fetch_subscription),
+    _route("GET", "/ping", ping),
+)
+
+# Literal paths are looked up directly; parameterised ones are matched in table order (a literal
+# segment such as ``external_customer_id`` is listed before the ``{customer_id}`` it shadows).
+_STATIC: dict[tuple[str, str], Route] = {
+    (r.method, "/" + "/".join(s for s in r.segments if s is not None)): r
+    for r in ROUTES
+    if None not in r.segments
+}
+_DYNAMIC: dict[int, list[Route]] = {}
+for _r in ROUTES:
+    if None in _r.segments:
+        _DYNAMIC.setdefault(len(_r.segments), []).append(_r)
+
+
+def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
+    """The route for ``method`` and a raw path (``/v1`` prefix optional), and its parameters."""
+    if path.startswith("/v1/"):
+        path = path[3:]
+    route = _STATIC.get((method, path))
+    if route is not None:
+        return route, ()
+    parts = path.split("/")
+    if parts[0] == "" and len(parts) > 1:
+        parts = parts[1:]
+        for route in _DYNAMIC.get(len(parts), ()):
+            if route.method != method:
+                continue
+            params: list[str] = []
+            for expected, part in zip(route.segments, parts, strict=True):
+                if expected is None:
+                    if not part:
+                        break
+                    params.append(unquote(part))
+                elif expected != part:
+                    break
+            else:
+                return route, tuple(params)
+    raise URLNotFound(f"{method} {path} is not an Orb API endpoint served by orbsim")
+
+
+# --------------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
+    """Answer one request. Never raises: errors become Orb's problem+json responses."""
+    try:
+        headers = request.headers
+        _authenticate(sim, headers.get("authorization"))
+        method = request.method
+        if not method.isupper():
+            method = method.upper()
+        route, params = match(method, request.path)
+        limit = sim.settings.max_request_bytes
+        if len(request.body) > limit:
+            raise RequestTooLarge(
+                f"request body is {len(request.body)} bytes; at most {limit} are accepted"
+            )
+        key = headers.get("idempotency-key") if method == "POST" else None
+        if key is not None:
+            return run_idempotent(sim, key, request, lambda: _execute(sim, route, params, request))
+        return _execute(sim, route, params, request)
+    except OrbError as exc:
+        return problem_response(exc)
+    except Exception:
+        return _internal_error(request)
+
+
+def _execute(
+    sim: OrbSim, route: Route, params: tuple[str, ...], request: WireRequest
+) -> WireResponse:
+    """Run the handler; its errors are answered here (so idempotency can store the answer)."""
+    try:
+        if request.query:
+            query = Query(request.query)
+            query.check_known(route.query)
+        else:
+            query = NO_QUERY
+        status, payload = route.handler(Call(sim, params, query, request))
+        if payload is None:
+            return empty_response(status)
+        return json_response(status, payload)
+    except OrbError as exc:
+        return problem_response(exc)
+    except Exception:
+        return _internal_error(request)
+
+
+def _authenticate(sim: OrbSim, value: str | None) -> None:
+    if value is None:
+        raise OrbAuthenticationError("missing Authorization header; send 'Bearer <api key>'")
+    scheme, _, key = value.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise OrbAuthenticationError("malformed Authorization header; send 'Bearer <api key>'")
+    allowed = sim.settings.api_keys
+    if allowed is not None and key not in allowed:
+        raise OrbAuthenticationError("the API key is not valid for this account")
+
+
+def _internal_error(request: WireRequest) -> WireResponse:
+    log.exception("orbsim: unexpected error answering %s %s", request.method, request.path)
+    return problem_response(
+        OrbInternalServerError(
+            f"orbsim hit an unexpected error answering {request.method} {request.path}; "
+            "this is a bug in orbsim (the traceback is logged on the 'orbsim.wire' logger)"
+        )
+    )
