@@ -15,6 +15,9 @@ def test_demo_prints_every_step(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ConstraintViolation" in out
     assert "status reflected" in out
     assert "after revert: status reverted" in out
+    assert "search: evt-3 deprecated=True" in out
+    assert "refused: ResourceConflict (409)" in out
+    assert "refused: RequestValidationError (400)" in out
 
 
 def test_unknown_command_is_refused() -> None:
