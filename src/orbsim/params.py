@@ -214,49 +214,9 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NewCustomerParams(_Params):
-    """``POST /customers`` body (SPEC ``NewCustomer``, all 20 fields)."""
+class _CustomerFields(_Params):
+    """The fields ``NewCustomer`` and ``EditCustomer`` share, with the same rules."""
 
-    name: CustomerName
-    email: Email
-    external_customer_id: NonEmptyStr | None = None
-    timezone: Timezone | None = None
-    currency: Currency | None = None
-    metadata: Metadata | None = None
-    payment_provider: PaymentProvider | None = None
-    payment_provider_id: str | None = None
-    billing_address: AddressInput | None = None
-    shipping_address: AddressInput | None = None
-    tax_id: CustomerTaxId | None = None
-    auto_collection: StrictBool | None = None
-    auto_issuance: StrictBool | None = None
-    email_delivery: StrictBool | None = None
-    additional_emails: list[Email] | None = None
-    reporting_configuration: ReportingConfigurationInput | None = None
-    accounting_sync_configuration: AccountingSyncConfigurationInput | None = None
-    payment_configuration: PaymentConfigurationInput | None = None
-    tax_configuration: TaxConfiguration | None = None
-    hierarchy: HierarchyInput | None = None
-
-    @field_validator("additional_emails")
-    @classmethod
-    def _email_limit(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and len(value) + 1 > MAX_EMAILS:
-            raise ValueError(
-                f"at most {MAX_EMAILS - 1} additional emails ({MAX_EMAILS} with the primary email)"
-            )
-        return value
-
-
-class EditCustomerParams(_Params):
-    """``PUT /customers/{id}`` body (SPEC ``EditCustomer``): every field optional.
-
-    ``timezone`` is immutable and therefore not a field (an unknown key is refused). The engine
-    tells "not given" from "given as null" with ``model_fields_set``.
-    """
-
-    name: CustomerName | None = None
-    email: Email | None = None
     external_customer_id: NonEmptyStr | None = None
     currency: Currency | None = None
     metadata: Metadata | None = None
@@ -274,7 +234,6 @@ class EditCustomerParams(_Params):
     payment_configuration: PaymentConfigurationInput | None = None
     tax_configuration: TaxConfiguration | None = None
     hierarchy: HierarchyInput | None = None
-    default_payment_method_id: str | None = None
 
     @field_validator("additional_emails")
     @classmethod
@@ -288,6 +247,26 @@ class EditCustomerParams(_Params):
                 f"at most {MAX_EMAILS - 1} additional emails ({MAX_EMAILS} with the primary email)"
             )
         return value
+
+
+class NewCustomerParams(_CustomerFields):
+    """``POST /customers`` body (SPEC ``NewCustomer``, all 20 fields)."""
+
+    name: CustomerName
+    email: Email
+    timezone: Timezone | None = None
+
+
+class EditCustomerParams(_CustomerFields):
+    """``PUT /customers/{id}`` body (SPEC ``EditCustomer``): every field optional.
+
+    ``timezone`` is immutable and therefore not a field (an unknown key is refused). The engine
+    tells "not given" from "given as null" with ``model_fields_set``.
+    """
+
+    name: CustomerName | None = None
+    email: Email | None = None
+    default_payment_method_id: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------

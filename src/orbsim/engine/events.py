@@ -264,32 +264,14 @@ class Events:
                     and float not in map(type, props.values())
                 ):
                     if alias is None:
-                        if type(customer_id) is str:
-                            record = records.get(customer_id)
-                            if record is not None and not record.deleted:
-                                accepted.append(
-                                    (
-                                        key,
-                                        name,
-                                        dict(props),
-                                        timestamp,
-                                        int(timestamp.timestamp() // 3600),
-                                        customer_id,
-                                        None,
-                                    )
-                                )
-                                continue
-                    elif customer_id is None and type(alias) is str and alias:
+                        record = records.get(customer_id) if type(customer_id) is str else None
+                        known = record is not None and not record.deleted
+                    else:
+                        known = customer_id is None and type(alias) is str and alias != ""
+                    if known:
+                        hour = int(timestamp.timestamp() // 3600)
                         accepted.append(
-                            (
-                                key,
-                                name,
-                                dict(props),
-                                timestamp,
-                                int(timestamp.timestamp() // 3600),
-                                None,
-                                alias,
-                            )
+                            (key, name, dict(props), timestamp, hour, customer_id, alias)
                         )
                         continue
             result = self._check_event(key, event, now, backfill)
