@@ -7,13 +7,22 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from orbsim.clock import ManualClock
 from orbsim.engine.sim import OrbSim
+from orbsim.engine.timeparse import parse_timestamp
 from orbsim.settings import Settings
+from orbsim.wire.routes import dispatch
+from orbsim.wire.statefile import (
+    PinnableClock,
+    PinnableManualClock,
+    PinnableSystemClock,
+    StateFile,
+)
 
 
 def _step(title: str) -> None:
@@ -176,15 +185,33 @@ def serve(
     seed: int = 0,
     grace_period_hours: float | None = None,
     log_requests: bool = False,
+    state: str | None = None,
+    clock: str | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Serve a fresh simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0."""
+    """Serve a simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0.
+
+    With ``state``, the state file is loaded (if it exists), every acknowledged write is
+    persisted before it is answered, and the state is saved at shutdown (see
+    ``orbsim.wire.statefile``). Returns 1 if the port or the state file cannot be used.
+    """
     overrides: dict[str, object] = {}
     if api_keys:
         overrides["api_keys"] = frozenset(api_keys)
     if grace_period_hours is not None:
         overrides["grace_period"] = timedelta(hours=grace_period_hours)
-    sim = OrbSim(settings=Settings.model_validate(overrides), seed=seed)
     stop = threading.Event()
+    failed = threading.Event()
+
+    def persistence_failed(exc: BaseException) -> None:
+        failed.set()
+        stop.set()
+
+    try:
+        sim, state_file = _prepare(overrides, seed, state, clock, now, persistence_failed)
+    except (OSError, ValueError) as exc:
+        print(f"orbsim: cannot use the state file {state}: {exc}", file=sys.stderr)
+        return 1
 
     def request_stop(signum: int, frame: object) -> None:
         stop.set()
@@ -192,7 +219,8 @@ def serve(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server = sim.serve(host=host, port=port, log_requests=log_requests)
+            dispatch = None if state_file is None else state_file.dispatch
+            server = sim.serve(host=host, port=port, log_requests=log_requests, dispatch=dispatch)
         except OSError as exc:
             print(f"orbsim: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
             return 1
@@ -202,10 +230,65 @@ def serve(
                 pass
         finally:
             server.stop()
+            if state_file is not None:
+                try:
+                    state_file.close()
+                except OSError as exc:
+                    print(f"orbsim: cannot save the state file {state}: {exc}", file=sys.stderr)
+                    failed.set()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 1 if failed.is_set() else 0
+
+
+def _prepare(
+    overrides: dict[str, object],
+    seed: int,
+    state: str | None,
+    clock: str | None,
+    now: datetime | None,
+    on_failure: Callable[[BaseException], None],
+) -> tuple[OrbSim, StateFile | None]:
+    """The simulator to serve: loaded from ``state`` (plus its journal) or fresh, on the clock
+    asked for; and the ``StateFile`` keeping ``state`` up to date (None without ``state``)."""
+    if state is None or not Path(state).exists():
+        chosen = clock or "system"
+        sim = OrbSim(
+            settings=Settings.model_validate(overrides),
+            clock=_new_clock(chosen, now),
+            seed=seed,
+        )
+        state_file = (
+            None if state is None else StateFile(sim, state, dispatch, on_failure=on_failure)
+        )
+    else:
+        sim = OrbSim.load(state)
+        saved = sim.clock
+        manual = isinstance(saved, ManualClock)
+        sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
+        state_file = StateFile(sim, state, dispatch, on_failure=on_failure)
+        state_file.replay()
+        if overrides:
+            sim.settings = sim.settings.model_copy(update=overrides)
+        chosen = clock or ("manual" if manual else "system")
+        if chosen == "manual" and now is None and manual:
+            now = sim.clock.now()
+        if chosen == "manual" and manual and now is not None and now < sim.clock.now():
+            raise ValueError(
+                f"--now {now.isoformat()} is before the state's time "
+                f"{sim.clock.now().isoformat()}; a simulator's clock never goes back"
+            )
+        sim.clock = _new_clock(chosen, now)
+    if state_file is not None:
+        state_file.compact()
+    return sim, state_file
+
+
+def _new_clock(kind: str, now: datetime | None) -> PinnableClock:
+    if kind == "manual":
+        return PinnableManualClock(now or datetime.now(UTC).replace(microsecond=0))
+    return PinnableSystemClock()
 
 
 def _port(text: str) -> int:
@@ -224,6 +307,13 @@ def _hours(text: str) -> float:
     return hours
 
 
+def _instant(text: str) -> datetime:
+    try:
+        return parse_timestamp(text, "--now")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _api_key(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an API key cannot be empty")
@@ -235,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run a short scripted scenario and print what happened")
     serve_parser = commands.add_parser(
-        "serve", help="serve a fresh simulator over HTTP until SIGINT/SIGTERM"
+        "serve", help="serve a simulator over HTTP until SIGINT/SIGTERM"
     )
     serve_parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback)")
     serve_parser.add_argument(
@@ -261,10 +351,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser.add_argument(
         "--log-requests", action="store_true", help="log one line per request to stderr"
     )
+    serve_parser.add_argument(
+        "--state",
+        metavar="FILE",
+        default=None,
+        help="load the state from FILE if it exists, persist every acknowledged write to it "
+        "(FILE and FILE.journal) and save it at shutdown",
+    )
+    serve_parser.add_argument(
+        "--clock",
+        choices=("system", "manual"),
+        default=None,
+        help="'manual': time stands still until POST /_orbsim/clock/advance moves it "
+        "(default: system, or the kind the state file was saved with)",
+    )
+    serve_parser.add_argument(
+        "--now",
+        type=_instant,
+        default=None,
+        metavar="ISO",
+        help="with --clock manual: the starting time (default: the state file's time, else "
+        "the current time)",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
     if args.command == "serve":
+        if args.now is not None and args.clock != "manual":
+            serve_parser.error("--now needs --clock manual")
         return serve(
             host=args.host,
             port=args.port,
@@ -272,6 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             grace_period_hours=args.grace_period_hours,
             log_requests=args.log_requests,
+            state=args.state,
+            clock=args.clock,
+            now=args.now,
         )
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover

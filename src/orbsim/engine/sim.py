@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     import orb
 
     from orbsim.engine.persistence import Snapshot, StatePath
+    from orbsim.wire.faults import Faults
+    from orbsim.wire.idempotency import IdempotencyStore
+    from orbsim.wire.recorder import RequestLog
     from orbsim.wire.server import OrbSimServer
     from orbsim.wire.transport import AsyncOrbSimTransport, OrbSimTransport
 
@@ -191,8 +194,28 @@ class OrbSim:
 
     # -- persistence ------------------------------------------------------------------------------
 
-    _PERSISTED: tuple[str, ...] = ()
+    _PERSISTED: tuple[str, ...] = ("_wire_idempotency",)
     """Names of extra attributes (e.g. wire-level state) that ``snapshot``/``dump`` carry."""
+
+    @property
+    def _wire_idempotency(self) -> IdempotencyStore:
+        """The HTTP layer's ``Idempotency-Key`` store: part of the state, so a retried POST
+        replays after ``load`` and never replays what ``restore`` took away. Created on first
+        use (importing the wire layer only then)."""
+        store: IdempotencyStore | None = self.__dict__.get("_wire_idempotency_store")
+        if store is None:
+            from orbsim.wire.idempotency import IdempotencyStore
+
+            store = self.__dict__.setdefault("_wire_idempotency_store", IdempotencyStore())
+        return store
+
+    @_wire_idempotency.setter
+    def _wire_idempotency(self, store: IdempotencyStore) -> None:
+        self.__dict__["_wire_idempotency_store"] = store
+
+    @_wire_idempotency.deleter
+    def _wire_idempotency(self) -> None:
+        self.__dict__.pop("_wire_idempotency_store", None)
 
     def snapshot(self) -> Snapshot:
         """An immutable deep copy of the whole state, for ``restore``.
@@ -269,6 +292,27 @@ class OrbSim:
         from orbsim.wire.transport import AsyncOrbSimTransport
 
         return AsyncOrbSimTransport(self)
+
+    @property
+    def faults(self) -> Faults:
+        """Failures to inject into HTTP requests: ``sim.faults.add(503, path="/ingest")``.
+
+        Status faults, connection errors, timeouts and lost responses, for the next N matching
+        requests or with a seeded probability (see ``orbsim.wire.faults``). The engine's own
+        methods are never affected.
+        """
+        from orbsim.wire.faults import faults_of
+
+        return faults_of(self)
+
+    @property
+    def requests(self) -> RequestLog:
+        """The HTTP requests this simulator answered, with their answers, for assertions
+        (``sim.requests.assert_called("POST", "/ingest", times=1)``; see
+        ``orbsim.wire.recorder``)."""
+        from orbsim.wire.recorder import log_of
+
+        return log_of(self)
 
     def client(self, **kw: Any) -> orb.Orb:
         """The official ``orb.Orb`` client wired to this simulator in-process.

@@ -14,16 +14,23 @@ long) - those are recomputed identically anyway.
 
 Keys are compared on method, path (``/v1`` prefix ignored), query and a SHA-256 of the body, so
 memory per key stays small. Expiry uses the simulator's clock; expired keys are dropped lazily.
-The store lives on the simulator object (``sim._wire_idempotency``), so it dies with it.
+
+The store is part of the simulator's state: it is ``sim._wire_idempotency`` (named in
+``OrbSim._PERSISTED``), so ``snapshot``/``restore`` and ``dump``/``load`` carry it with the engine
+state it describes. Otherwise a POST retried after ``restore`` would replay the answer for a
+customer the restore removed, and a POST retried after a server restart with ``--state`` would
+run a second time. ``OrbSim`` creates it on first use, so the engine never imports the wire layer
+until HTTP (or a snapshot) needs it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from orbsim.errors import RequestValidationError, ResourceConflict
 from orbsim.wire.codec import problem_response
@@ -48,13 +55,19 @@ class Entry(NamedTuple):
 
 
 class IdempotencyStore:
-    """The keys of one simulator, oldest first (so expiry pops from the left)."""
+    """The keys of one simulator, oldest first (so expiry pops from the left).
 
-    __slots__ = ("_order", "entries")
+    ``dump_state``/``load_state`` give it a plain-JSON form for state files; ``__deepcopy__``
+    serves snapshots (entries are immutable, so only the containers are copied).
+    """
+
+    __slots__ = ("_order", "entries", "stored")
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self._order: deque[Entry] = deque()
+        self.stored = 0
+        """Answers stored so far (not persisted): lets a caller tell that a request stored one."""
 
     def lookup(self, key: str, now: datetime) -> Entry | None:
         order = self._order
@@ -67,21 +80,92 @@ class IdempotencyStore:
     def store(self, entry: Entry) -> None:
         self.entries[entry.key] = entry
         self._order.append(entry)
+        self.stored += 1
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> IdempotencyStore:
+        copied = IdempotencyStore()
+        copied.entries = dict(self.entries)
+        copied._order = deque(self._order)
+        copied.stored = self.stored
+        return copied
 
-_STORE_ATTRIBUTE = "_wire_idempotency"
+    def dump_state(self) -> list[dict[str, Any]]:
+        """The live entries as JSON data, oldest first (the order expiry relies on)."""
+        return [
+            _encode_entry(entry) for entry in self._order if self.entries.get(entry.key) is entry
+        ]
+
+    def load_state(self, data: Any) -> None:
+        """Replace the contents with ``dump_state`` data; malformed data raises ValueError."""
+        if not isinstance(data, list):
+            raise ValueError(f"idempotency keys: expected a list, got {type(data).__name__}")
+        entries = [_decode_entry(item, index) for index, item in enumerate(data)]
+        self.entries = {entry.key: entry for entry in entries}
+        self._order = deque(entries)
+
+    @classmethod
+    def from_state(cls, data: Any) -> Self:
+        store = cls()
+        store.load_state(data)
+        return store
+
+
+def _encode_entry(entry: Entry) -> dict[str, Any]:
+    method, path, query, digest = entry.request
+    try:
+        body: dict[str, str] = {"body": entry.body.decode("utf-8")}
+    except UnicodeDecodeError:  # pragma: no cover - every stored answer is JSON or empty
+        body = {"body_base64": base64.b64encode(entry.body).decode("ascii")}
+    return {
+        "key": entry.key,
+        "expires_at": entry.expires_at.isoformat(),
+        "method": method,
+        "path": path,
+        "query": query,
+        "body_sha256": digest.hex(),
+        "status": entry.status,
+        "headers": [[name, value] for name, value in entry.headers],
+        **body,
+    }
+
+
+def _decode_entry(item: Any, index: int) -> Entry:
+    where = f"idempotency keys[{index}]"
+    try:
+        if "body_base64" in item:
+            body = base64.b64decode(item["body_base64"], validate=True)
+        else:
+            body = item["body"].encode("utf-8")
+        expires_at = datetime.fromisoformat(item["expires_at"])
+        if expires_at.tzinfo is None:
+            raise ValueError(f"expires_at {item['expires_at']!r} has no UTC offset")
+        headers = tuple((str(name), str(value)) for name, value in item["headers"])
+        request = (
+            _text(item["method"]),
+            _text(item["path"]),
+            _text(item["query"]),
+            bytes.fromhex(item["body_sha256"]),
+        )
+        status = item["status"]
+        if type(status) is not int:
+            raise ValueError(f"status: expected an integer, got {status!r}")
+        return Entry(_text(item["key"]), expires_at, request, status, headers, body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{where}: {exc!r}") from None
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
 
 
 def store_of(sim: OrbSim) -> IdempotencyStore:
-    """The simulator's key store, kept on the simulator so it lives and dies with it."""
-    store = sim.__dict__.get(_STORE_ATTRIBUTE)
-    if store is None:
-        with sim._lock:
-            store = sim.__dict__.setdefault(_STORE_ATTRIBUTE, IdempotencyStore())
-    return cast(IdempotencyStore, store)
+    """The simulator's key store (``sim._wire_idempotency``, created on first use)."""
+    return sim._wire_idempotency
 
 
 def _now(sim: OrbSim) -> datetime:
@@ -103,8 +187,8 @@ def run(
     path = request.path[3:] if request.path.startswith("/v1/") else request.path
     method = request.method.upper()
     fingerprint = (method, path, request.query, hashlib.sha256(request.body).digest())
-    store = store_of(sim)
     with sim._lock:  # check, execute and store as one step: the server is threaded
+        store = store_of(sim)  # inside the lock: ``restore`` may replace the store
         now = _now(sim)
         entry = store.lookup(key, now)
         if entry is not None:

@@ -2,13 +2,18 @@
 
 Every transport (the in-process httpx transports, the threaded HTTP server) turns its own request
 into a ``WireRequest``, calls ``orbsim.wire.routes.dispatch`` and writes the ``WireResponse`` back,
-so all of them answer byte-identically.
+so all of them answer byte-identically. ``HeaderView`` is the in-process transport's cheap view
+of httpx headers (here so the request log can use its raw index without importing httpx).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,10 @@ class WireResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    transport_fault: str | None = None
+    """Set by an injected fault (``connect_error``, ``read_timeout``, ``lost_response``): the
+    transport must not deliver this answer but raise (in-process) or drop the connection
+    (server). ``None`` for every ordinary answer."""
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -36,3 +45,43 @@ class WireResponse:
             if key.lower() == lowered:
                 return value
         return None
+
+
+class HeaderView(Mapping[str, str]):
+    """Read-only view of httpx request headers keyed by lower-case name.
+
+    ``httpx.Headers.get`` re-derives the header encoding on every call, which made header lookups
+    the largest cost of an in-process request; this view indexes the raw bytes once and decodes
+    only what ``dispatch`` reads. A repeated header keeps its last value. It lives here, not in
+    ``transport.py``, so that the request log can keep the raw index (``raw``) instead of the view.
+    """
+
+    __slots__ = ("_raw",)
+
+    @property
+    def raw(self) -> dict[bytes, bytes]:
+        """Lower-case raw name -> raw value (latin-1 bytes)."""
+        return self._raw
+
+    def __init__(self, headers: httpx.Headers) -> None:
+        indexed = getattr(headers, "_list", None)  # (raw name, lower-case name, value) in httpx
+        if isinstance(indexed, list):
+            self._raw: dict[bytes, bytes] = {lower: value for _, lower, value in indexed}
+        else:  # pragma: no cover - other httpx versions
+            self._raw = {name.lower(): value for name, value in headers.raw}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._raw.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("latin-1") for name in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)

@@ -6,8 +6,11 @@ query parameters, pass the JSON body to the engine method as keyword arguments (
 unknown keys itself) and return ``(status, model)``. Every ``OrbError`` becomes Orb's problem+json
 answer here, in one place; anything else is a bug and becomes a 500 without a traceback.
 
-Order of checks: authentication (401), route (404 url-not-found), body size (413), then the
-``Idempotency-Key`` (POST only, see ``idempotency.py``), query parameters, body, engine.
+Order of checks: injected faults (``faults.py``), authentication (401), route (404
+url-not-found), body size (413), rate limits (429, ``ratelimit.py``), then the ``Idempotency-Key``
+(POST only, see ``idempotency.py``), query parameters, body, engine. Every request and answer is
+recorded in ``sim.requests`` (``recorder.py``); admin requests (``/_orbsim/``) bypass faults,
+limits and the log.
 """
 
 from __future__ import annotations
@@ -36,10 +39,15 @@ from orbsim.wire.codec import (
     parse_object,
     problem_response,
 )
+from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
 from orbsim.wire.idempotency import run as run_idempotent
 from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.ratelimit import count_events, limiter_of
+from orbsim.wire.recorder import RequestLog, log_of
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from orbsim.engine.sim import OrbSim
 
 log = logging.getLogger("orbsim.wire")
@@ -398,28 +406,106 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
 # Dispatch
 
 
+ADMIN_PREFIX = "/_orbsim/"
+_ADMIN_PREFIXES = (ADMIN_PREFIX, "/v1" + ADMIN_PREFIX)
+_FAULTS = "_wire_faults"  # attribute names of the wire state kept on the simulator
+_LOG = "_wire_requests"
+
+
 def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
-    """Answer one request. Never raises: errors become Orb's problem+json responses."""
+    """Answer one request. Never raises: errors become Orb's problem+json responses.
+
+    Layers, outermost first: admin requests (``/_orbsim/``, also under ``/v1``) go straight to
+    ``admin.py`` after authentication, bypassing everything below; injected faults
+    (``faults.py``, checked only when one is armed); the answer itself (``_serve``: auth, route,
+    size, rate limits, idempotency, handler); recording in the request log (``recorder.py``).
+    Without faults or rate limits configured, the extra cost is two dictionary lookups, a clock
+    read and a deque append.
+    """
+    try:
+        if request.path.startswith(_ADMIN_PREFIXES):
+            return _admin(sim, request)
+        state = sim.__dict__
+        log = state.get(_LOG)
+        if log is None:
+            log = log_of(sim)
+        at = sim.clock.now()
+        faults = state.get(_FAULTS)
+        if faults is not None and faults._active:
+            return _dispatch_faulty(sim, request, faults, log, at)
+        response, limited = _serve(sim, request, at)
+        log.record(at, request, response, None, limited)
+        return response
+    except Exception:
+        return _internal_error(request)
+
+
+def _admin(sim: OrbSim, request: WireRequest) -> WireResponse:
+    """The simulator's own control API: authenticated, never faulted, limited or recorded."""
+    try:
+        _authenticate(sim, request.headers.get("authorization"))
+        from orbsim.wire.admin import dispatch_admin
+
+        return dispatch_admin(sim, request)
+    except OrbError as exc:
+        return problem_response(exc)
+
+
+def _dispatch_faulty(
+    sim: OrbSim, request: WireRequest, faults: Faults, log: RequestLog, at: datetime
+) -> WireResponse:
+    """``dispatch`` while faults are armed: the first one that fires shapes the answer."""
+    method = request.method.upper()
+    path = request.path[3:] if request.path.startswith("/v1/") else request.path
+    fault = faults.take(method, path)
+    if fault is None:
+        response, limited = _serve(sim, request, at)
+        log.record(at, request, response, None, limited)
+        return response
+    kind = fault.kind
+    limited = False
+    if isinstance(kind, int):
+        response = status_response(fault, method, path)
+    elif kind in BEFORE_DISPATCH:
+        response = dropped_response(fault, method, path)
+    else:  # lost_response: the simulator answers (and commits), the answer never arrives
+        answered, limited = _serve(sim, request, at)
+        response = WireResponse(answered.status, answered.headers, answered.body, kind)
+    log.record(at, request, response, kind, limited)
+    return response
+
+
+def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireResponse, bool]:
+    """The API's answer, and whether a rate limit gave it."""
     try:
         headers = request.headers
-        _authenticate(sim, headers.get("authorization"))
+        api_key = _authenticate(sim, headers.get("authorization"))
         method = request.method
         if not method.isupper():
             method = method.upper()
         route, params = match(method, request.path)
-        limit = sim.settings.max_request_bytes
+        settings = sim.settings
+        limit = settings.max_request_bytes
         if len(request.body) > limit:
             raise RequestTooLarge(
                 f"request body is {len(request.body)} bytes; at most {limit} are accepted"
             )
+        if settings.requests_per_second is not None or settings.events_per_minute is not None:
+            events = count_events(request.body) if route.handler is ingest else 0
+            refusal = limiter_of(sim).admit(settings, api_key, at, events)
+            if refusal is not None:
+                return refusal, True
         key = headers.get("idempotency-key") if method == "POST" else None
         if key is not None:
-            return run_idempotent(sim, key, request, lambda: _execute(sim, route, params, request))
-        return _execute(sim, route, params, request)
+            answer = run_idempotent(
+                sim, key, request, lambda: _execute(sim, route, params, request)
+            )
+            return answer, False
+        return _execute(sim, route, params, request), False
     except OrbError as exc:
-        return problem_response(exc)
+        return problem_response(exc), False
     except Exception:
-        return _internal_error(request)
+        return _internal_error(request), False
 
 
 def _execute(
@@ -442,7 +528,8 @@ def _execute(
         return _internal_error(request)
 
 
-def _authenticate(sim: OrbSim, value: str | None) -> None:
+def _authenticate(sim: OrbSim, value: str | None) -> str:
+    """The API key of a valid ``Authorization: Bearer`` header (401 otherwise)."""
     if value is None:
         raise OrbAuthenticationError("missing Authorization header; send 'Bearer <api key>'")
     scheme, _, key = value.strip().partition(" ")
@@ -452,6 +539,7 @@ def _authenticate(sim: OrbSim, value: str | None) -> None:
     allowed = sim.settings.api_keys
     if allowed is not None and key not in allowed:
         raise OrbAuthenticationError("the API key is not valid for this account")
+    return key
 
 
 def _internal_error(request: WireRequest) -> WireResponse:

@@ -8,6 +8,11 @@ small responses leave at once. Every request becomes a ``WireRequest`` and every
 ``WireResponse`` that ``dispatch`` returns, written unchanged, so the server and the in-process
 transports answer byte-identically.
 
+An answer carrying an injected transport fault (``WireResponse.transport_fault``: connect_error,
+read_timeout, lost_response) is not written: the connection is closed without a response, which
+the client sees as a dropped connection (httpx: ``RemoteProtocolError``; the SDK retries it on a
+new connection). For ``lost_response`` the simulator has committed the request first.
+
 Request bodies are framed by ``Content-Length`` or by ``Transfer-Encoding: chunked``; a request
 with neither has an empty body (RFC 9112). A malformed length or chunk framing gets a 400
 problem+json answer and the connection is closed.
@@ -147,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
                 response = problem_response(
                     OrbInternalServerError(f"orbsim: unhandled {type(exc).__name__}: {exc}")
                 )
+        if response.transport_fault is not None:
+            self.close_connection = True  # drop the connection without answering
+            return
         if server.closing:
             self.close_connection = True
         self._write(response)

@@ -6,54 +6,26 @@ containing ``/`` (``a%2Fb``) stays one path parameter.
 
 The async transport calls the same synchronous dispatch: the engine is CPU-bound and answers in
 microseconds, so a thread hop would cost more than it saves.
+
+Injected transport faults (``sim.faults``) are realised here: an answer whose ``transport_fault``
+is set is not delivered; ``connect_error`` raises ``httpx.ConnectError``, ``read_timeout`` and
+``lost_response`` raise ``httpx.ReadTimeout`` (for ``lost_response`` after the simulator
+committed). Without faults this costs one attribute check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NoReturn
 
 import httpx
 
-from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
 from orbsim.wire.routes import dispatch
 
 if TYPE_CHECKING:
     from orbsim.engine.sim import OrbSim
 
-
-class HeaderView(Mapping[str, str]):
-    """Read-only view of httpx request headers keyed by lower-case name.
-
-    ``httpx.Headers.get`` re-derives the header encoding on every call, which made header lookups
-    the largest cost of an in-process request; this view indexes the raw bytes once and decodes
-    only what ``dispatch`` reads. A repeated header keeps its last value.
-    """
-
-    __slots__ = ("_raw",)
-
-    def __init__(self, headers: httpx.Headers) -> None:
-        indexed = getattr(headers, "_list", None)  # (raw name, lower-case name, value) in httpx
-        if isinstance(indexed, list):
-            self._raw: dict[bytes, bytes] = {lower: value for _, lower, value in indexed}
-        else:  # pragma: no cover - other httpx versions
-            self._raw = {name.lower(): value for name, value in headers.raw}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._raw.get(key.lower().encode("latin-1"))
-        return default if value is None else value.decode("latin-1")
-
-    def __getitem__(self, key: str) -> str:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return str(value)
-
-    def __iter__(self) -> Iterator[str]:
-        return (name.decode("latin-1") for name in self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
+__all__ = ["AsyncOrbSimTransport", "HeaderView", "OrbSimTransport"]
 
 
 def _httpx_response(reply: WireResponse) -> httpx.Response:
@@ -72,6 +44,20 @@ def _httpx_response(reply: WireResponse) -> httpx.Response:
     )
     response._content = body
     return response
+
+
+def _raise_transport_fault(kind: str, request: httpx.Request) -> NoReturn:
+    """The httpx exception a real network failure of this kind produces."""
+    if kind == "connect_error":
+        raise httpx.ConnectError(
+            "orbsim injected connect_error: connection refused", request=request
+        )
+    if kind == "lost_response":
+        raise httpx.ReadTimeout(
+            "orbsim injected lost_response: the request was processed, the answer never came",
+            request=request,
+        )
+    raise httpx.ReadTimeout("orbsim injected read_timeout: no answer in time", request=request)
 
 
 def _wire_request(request: httpx.Request, body: bytes) -> WireRequest:
@@ -96,7 +82,10 @@ class OrbSimTransport(httpx.BaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = request.read()
-        return _httpx_response(dispatch(self.sim, _wire_request(request, body)))
+        reply = dispatch(self.sim, _wire_request(request, body))
+        if reply.transport_fault is not None:
+            _raise_transport_fault(reply.transport_fault, request)
+        return _httpx_response(reply)
 
 
 class AsyncOrbSimTransport(httpx.AsyncBaseTransport):
@@ -110,4 +99,7 @@ class AsyncOrbSimTransport(httpx.AsyncBaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        return _httpx_response(dispatch(self.sim, _wire_request(request, body)))
+        reply = dispatch(self.sim, _wire_request(request, body))
+        if reply.transport_fault is not None:
+            _raise_transport_fault(reply.transport_fault, request)
+        return _httpx_response(reply)

@@ -1,0 +1,264 @@
+"""The simulator's own control API under ``/_orbsim/`` (also reachable as ``/v1/_orbsim/``).
+
+It lets suites written in any language do over HTTP what Python tests do on the ``OrbSim``
+object: read the whole state, start afresh, drive a ``ManualClock``, inject faults and inspect the
+requests the server saw. Same ``Authorization: Bearer`` check as the API (``dispatch`` checks it
+before calling here). Bodies are read as JSON whatever their ``Content-Type``, so a plain
+``curl -d '{...}'`` works; answers are JSON, errors Orb's problem+json. Admin requests bypass the
+request log, faults and rate limits, so controlling the simulator never perturbs what a test
+asserts about its own traffic.
+
+=======  ===========================  ==========================================================
+GET      /_orbsim/state               the state as ``sim.dump`` writes it (format documented in
+                                      ``orbsim.engine.persistence``)
+POST     /_orbsim/reset               empty state, same settings, seed and clock; faults, the
+                                      request log and rate-limit buckets are cleared too
+GET      /_orbsim/clock               ``{"now": iso, "manual": bool}``
+POST     /_orbsim/clock/advance       ``{"seconds": n}`` or ``{"to": iso}`` (ManualClock only)
+GET      /_orbsim/faults              ``{"data": [fault, ...]}``
+POST     /_orbsim/faults              add one; the body holds ``sim.faults.add``'s parameters
+DELETE   /_orbsim/faults              remove all
+GET      /_orbsim/requests            ``{"data": [request, ...]}``, oldest first; query
+                                      ``method``, ``path``, ``status``, ``limit`` filter it
+DELETE   /_orbsim/requests            empty the log
+=======  ===========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from orbsim.clock import ManualClock
+from orbsim.engine.persistence import encode
+from orbsim.engine.timeparse import parse_timestamp
+from orbsim.errors import ConstraintViolation, OrbError, RequestValidationError, URLNotFound
+from orbsim.wire.codec import (
+    NO_QUERY,
+    Query,
+    empty_response,
+    json_response,
+    parse_object,
+    problem_response,
+)
+from orbsim.wire.faults import faults_of
+from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.ratelimit import limiter_of
+from orbsim.wire.recorder import log_of
+
+if TYPE_CHECKING:
+    from orbsim.engine.sim import OrbSim
+
+PREFIX = "/_orbsim"
+_MAX_ADVANCE = timedelta(days=365 * 1000)
+"""Far beyond any test's needs, and well inside ``datetime``'s range."""
+
+_STATUS_CLASS = re.compile(r"[1-5][xX][xX]")
+
+Payload = dict[str, Any] | None
+AdminHandler = Callable[["OrbSim", Query, dict[str, Any]], tuple[int, Payload]]
+
+
+def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
+    """Answer an admin request; unknown admin paths and methods are URLNotFound like any other."""
+    try:
+        path = request.path.removeprefix("/v1")
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        method = request.method.upper()
+        found = _ROUTES.get((method, path))
+        if found is None:
+            raise URLNotFound(f"{method} {request.path} is not an orbsim admin endpoint")
+        handler, accepted, takes_body = found
+        query = Query(request.query) if request.query else NO_QUERY
+        query.check_known(accepted)
+        body = parse_object(request.body, None)  # JSON whatever the Content-Type: curl -d works
+        if body and not takes_body:
+            names = sorted(body)
+            raise RequestValidationError(
+                f"{method} {path} takes no body; unknown field(s) {', '.join(map(repr, names))}",
+                validation_errors=[f"unknown field {name!r}" for name in names],
+            )
+        status, payload = handler(sim, query, body)
+    except OrbError as exc:
+        return problem_response(exc)
+    if payload is None:
+        return empty_response(status)
+    return json_response(status, payload)
+
+
+# -- state and clock -------------------------------------------------------------------------------
+
+
+def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock."""
+    snapshot = sim.snapshot()
+    return 200, encode(snapshot, manual_clock=isinstance(sim.clock, ManualClock))
+
+
+def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """Back to an empty account: what a freshly started server with these settings would hold."""
+    with sim._lock:
+        fresh = type(sim)(settings=sim.settings, clock=sim.clock, seed=sim.seed)
+        sim.restore(fresh.snapshot())  # also empties the Idempotency-Key store
+        faults_of(sim).clear()
+        log_of(sim).clear()
+        limiter_of(sim).reset()
+        return 200, _clock_view(sim)
+
+
+def get_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    return 200, _clock_view(sim)
+
+
+def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """Move a ManualClock forward by ``seconds`` or to ``to``; refused on the system clock."""
+    clock = sim.clock
+    if not isinstance(clock, ManualClock):
+        raise ConstraintViolation(
+            "the simulator runs on the system clock, which cannot be moved; start the server "
+            "with '--clock manual' (and optionally '--now ISO') to control time over HTTP"
+        )
+    unknown = sorted(body.keys() - {"seconds", "to"})
+    if unknown:
+        raise RequestValidationError(
+            f"clock/advance: unknown field(s) {', '.join(map(repr, unknown))}; "
+            "send {'seconds': n} or {'to': iso}",
+            validation_errors=[f"unknown field {name!r}" for name in unknown],
+        )
+    if ("seconds" in body) == ("to" in body):
+        raise RequestValidationError(
+            "clock/advance: send exactly one of 'seconds' (a number >= 0) and 'to' (an ISO 8601 "
+            "time)"
+        )
+    with sim._lock:
+        now = sim.now()
+        if "seconds" in body:
+            target = now + _seconds(body["seconds"])
+        else:
+            target = _target(body["to"])
+            if target < now:
+                raise ConstraintViolation(
+                    f"clock/advance: the clock only moves forward; 'to' {target.isoformat()} is "
+                    f"before now ({now.isoformat()})"
+                )
+            if target - now > _MAX_ADVANCE:
+                raise RequestValidationError(
+                    f"clock/advance: 'to' {target.isoformat()} is more than 1000 years ahead"
+                )
+        clock.set(target)
+        return 200, _clock_view(sim)
+
+
+def _seconds(value: object) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RequestValidationError(
+            f"clock/advance: 'seconds' must be a finite number, got {value!r}"
+        )
+    if value < 0:
+        raise ConstraintViolation(
+            f"clock/advance: the clock only moves forward; 'seconds' is {value}"
+        )
+    if value > _MAX_ADVANCE.total_seconds():
+        raise RequestValidationError(f"clock/advance: 'seconds' {value} is more than 1000 years")
+    return timedelta(seconds=value)
+
+
+def _target(value: object) -> datetime:
+    if type(value) is not str:
+        raise RequestValidationError(
+            f"clock/advance: 'to' must be an ISO 8601 time string, got {value!r}"
+        )
+    try:
+        return parse_timestamp(value, "to")
+    except ValueError as exc:
+        raise RequestValidationError(f"clock/advance: {exc}") from None
+
+
+def _clock_view(sim: OrbSim) -> dict[str, Any]:
+    return {"now": sim.now().isoformat(), "manual": isinstance(sim.clock, ManualClock)}
+
+
+# -- faults and the request log --------------------------------------------------------------------
+
+_FAULT_FIELDS = ("kind", "method", "path", "times", "probability", "seed", "retry_after_ms")
+
+
+def list_faults(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    return 200, {"data": [fault.to_dict() for fault in faults_of(sim).list()]}
+
+
+def add_fault(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """Arm a fault; the body holds ``sim.faults.add``'s parameters (``kind`` required)."""
+    unknown = sorted(body.keys() - set(_FAULT_FIELDS))
+    if unknown:
+        raise RequestValidationError(
+            f"faults: unknown field(s) {', '.join(map(repr, unknown))} (accepted: "
+            f"{', '.join(_FAULT_FIELDS)})",
+            validation_errors=[f"unknown field {name!r}" for name in unknown],
+        )
+    if "kind" not in body:
+        raise RequestValidationError(
+            "faults: 'kind' is required: an HTTP status (e.g. 500, 429) or one of "
+            "connect_error, read_timeout, lost_response",
+            validation_errors=["kind: field required"],
+        )
+    options = dict(body)
+    kind = options.pop("kind")
+    try:
+        fault = faults_of(sim).add(kind, **options)
+    except (TypeError, ValueError) as exc:
+        raise RequestValidationError(f"faults: {exc}", validation_errors=[str(exc)]) from None
+    return 201, fault.to_dict()
+
+
+def clear_faults(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    faults_of(sim).clear()
+    return 204, None
+
+
+def list_requests(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """The request log, oldest first; ``limit`` keeps the most recent matches."""
+    status_text = query.one("status")
+    status: int | str | None = status_text
+    if status_text is not None:
+        if status_text.isascii() and status_text.isdigit() and len(status_text) == 3:
+            status = int(status_text)
+        elif not _STATUS_CLASS.fullmatch(status_text):
+            raise RequestValidationError(
+                f"query parameter 'status': expected a status such as 201 or a class such as "
+                f"4xx, got {status_text!r}"
+            )
+    limit = query.integer("limit")
+    if limit is not None and limit < 1:
+        raise RequestValidationError("query parameter 'limit' must be at least 1")
+    found = log_of(sim).filter(query.one("method"), query.one("path"), status)
+    if limit is not None:
+        found = found[-limit:]
+    return 200, {"data": [record.to_dict() for record in found]}
+
+
+def clear_requests(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    log_of(sim).clear()
+    return 204, None
+
+
+# -- the table -------------------------------------------------------------------------------------
+
+_NONE: frozenset[str] = frozenset()
+_REQUEST_FILTERS = frozenset({"method", "path", "status", "limit"})
+
+_ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
+    ("GET", f"{PREFIX}/state"): (get_state, _NONE, False),
+    ("POST", f"{PREFIX}/reset"): (reset, _NONE, False),
+    ("GET", f"{PREFIX}/clock"): (get_clock, _NONE, False),
+    ("POST", f"{PREFIX}/clock/advance"): (advance_clock, _NONE, True),
+    ("GET", f"{PREFIX}/faults"): (list_faults, _NONE, False),
+    ("POST", f"{PREFIX}/faults"): (add_fault, _NONE, True),
+    ("DELETE", f"{PREFIX}/faults"): (clear_faults, _NONE, False),
+    ("GET", f"{PREFIX}/requests"): (list_requests, _REQUEST_FILTERS, False),
+    ("DELETE", f"{PREFIX}/requests"): (clear_requests, _NONE, False),
+}
