@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +47,7 @@ class OrbSim:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         self._lock = threading.RLock()
+        self._op = _Operation(self)
         self._ids = IdGenerator(seed)
         self._seq = itertools.count(1)
         self._store = EventStore()
@@ -71,15 +70,13 @@ class OrbSim:
         with self._operation() as now:
             return now
 
-    @contextmanager
-    def _operation(self) -> Iterator[datetime]:
-        """Lock, read the clock once, settle what became due, and hand the time to the caller."""
-        with self._lock:
-            now = self.clock.now()
-            if now.tzinfo is None:
-                now = now.replace(tzinfo=UTC)
-            self.events.backfills.settle(now)
-            yield now
+    def _operation(self) -> _Operation:
+        """Lock, read the clock once, settle what became due, and hand the time to the caller.
+
+        Used as ``with sim._operation() as now:``; one reusable object (the lock is reentrant),
+        because this runs on every call, the ingest hot path included.
+        """
+        return self._op
 
     def _next_seq(self) -> int:
         return next(self._seq)
@@ -348,3 +345,28 @@ def _billable(fields: dict[str, object]) -> BillableEvent:
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", None)
     return event
+
+
+class _Operation:
+    """The context every public operation runs in (see ``OrbSim._operation``)."""
+
+    __slots__ = ("_sim",)
+
+    def __init__(self, sim: OrbSim) -> None:
+        self._sim = sim
+
+    def __enter__(self) -> datetime:
+        sim = self._sim
+        sim._lock.acquire()
+        try:
+            now = sim.clock.now()
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=UTC)
+            sim.events.backfills.settle(now)
+        except BaseException:
+            sim._lock.release()
+            raise
+        return now
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._sim._lock.release()
