@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+import re
+import textwrap
 
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+import orbsim.testing
 from orbsim.testing import OrbStateMachine
 
 TestOrbStateMachine = OrbStateMachine.TestCase
@@ -13,3 +18,24 @@ TestOrbStateMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+def _doc_blocks(doc: str) -> list[str]:
+    """The ``::`` literal blocks of a docstring, dedented."""
+    blocks = []
+    for match in re.finditer(r"::\n\n((?:    .*\n|\n)+)", doc):
+        blocks.append(textwrap.dedent(match.group(1)))
+    return blocks
+
+
+def test_the_documented_subclass_runs() -> None:
+    """The module docstring's subclassing example works as written."""
+    assert orbsim.testing.__doc__ is not None
+    example = next(b for b in _doc_blocks(orbsim.testing.__doc__) if "class ReportMachine" in b)
+    namespace: dict[str, object] = {"OrbStateMachine": OrbStateMachine}
+    exec(compile(example, "orbsim.testing docstring", "exec"), namespace)
+    machine = namespace["ReportMachine"]
+    assert isinstance(machine, type) and issubclass(machine, OrbStateMachine)
+    run_state_machine_as_test(
+        machine, settings=settings(max_examples=5, stateful_step_count=15, deadline=None)
+    )

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from hypothesis.stateful import invariant
 
 from orbsim import ManualClock, OrbError, OrbSim, Settings, SystemClock
 from orbsim.engine import persistence
@@ -34,6 +36,7 @@ from orbsim.engine.ids import IdGenerator
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.store import EventStore, StoredEvent
 from orbsim.engine.timeparse import iso
+from orbsim.testing import OrbStateMachine
 
 DELAY = timedelta(hours=1)
 WIDE = {"timeframe_start": "2000-01-01T00:00:00Z", "timeframe_end": "2100-01-01T00:00:00Z"}
@@ -1057,3 +1060,32 @@ def test_random_histories_round_trip_exactly(
     assert fingerprint(sim) == fingerprint(reference)
     if not any(op[0] == "advance" for op in after):
         assert fingerprint(sim) == expected
+
+
+# --- any state the hypothesis state machine can build round-trips ------------------------------
+
+
+class RoundTripMachine(OrbStateMachine):
+    """OrbStateMachine's histories, plus: after every step the state survives a snapshot/restore
+    into another simulator and a dump/load through a file, with every public view identical."""
+
+    @invariant()
+    def state_round_trips(self) -> None:
+        expected = fingerprint(self.sim)
+        restored = OrbSim(clock=ManualClock(self.now()))
+        restored.restore(self.sim.snapshot())
+        assert fingerprint(restored) == expected
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "state.json"
+            self.sim.dump(path)
+            loaded = OrbSim.load(path)
+        assert fingerprint(loaded) == expected
+
+
+TestRoundTripMachine = RoundTripMachine.TestCase
+TestRoundTripMachine.settings = hypothesis_settings(
+    max_examples=10,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)

@@ -1,0 +1,7 @@
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_async_client(orb_async_client, orb_time):
+    customer = await orb_async_client.customers.create(name="Acme", email="billing@acme.test")
+    assert customer.created_at == orb_time.now()
