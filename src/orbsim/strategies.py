@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from hypothesis import strategies as st
 
+from orbsim.engine.validation import EVENT_KEYS
 from orbsim.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,16 +67,6 @@ _NAME_ALPHABET = string.ascii_lowercase + string.digits + "_"
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
 _JSON_INT = 2**53  # integers beyond this lose precision in JavaScript-based JSON tooling
-_EVENT_KEYS = frozenset(
-    (
-        "event_name",
-        "timestamp",
-        "properties",
-        "idempotency_key",
-        "customer_id",
-        "external_customer_id",
-    )
-)
 
 
 def _utc(value: datetime | str) -> datetime:
@@ -585,7 +576,7 @@ class InvalidEvent(NamedTuple):
     def field(self) -> str:
         """The field the refusal names (for ``unknown_field``: the unknown key itself)."""
         if self.rule == "unknown_field":
-            return next(k for k in self.payload if k not in _EVENT_KEYS)
+            return next(k for k in self.payload if k not in EVENT_KEYS)
         return INVALID_EVENT_RULES[self.rule]
 
 
