@@ -47,6 +47,7 @@ from orbsim.errors import (
     ResourceConflict,
     TooManyRequests,
 )
+from orbsim.wire.attached import attached
 from orbsim.wire.codec import JSON
 from orbsim.wire.messages import WireResponse
 
@@ -319,14 +320,7 @@ _ATTRIBUTE = "_wire_faults"
 def faults_of(sim: OrbSim) -> Faults:
     """The simulator's fault store, created on first use; its defaults follow the simulator's
     current seed and settings (``restore`` may have changed them)."""
-    faults = sim.__dict__.get(_ATTRIBUTE)
-    if faults is None:
-        with sim._lock:
-            faults = sim.__dict__.get(_ATTRIBUTE)
-            if faults is None:
-                faults = Faults(sim.seed, sim.settings.fault_retry_after_ms)
-                sim.__dict__[_ATTRIBUTE] = faults
-    store = cast(Faults, faults)
+    store = attached(sim, _ATTRIBUTE, lambda: Faults(sim.seed, sim.settings.fault_retry_after_ms))
     store._seed = sim.seed
     store.default_retry_after_ms = sim.settings.fault_retry_after_ms
     return store

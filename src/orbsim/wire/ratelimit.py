@@ -29,9 +29,10 @@ import math
 import threading
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from orbsim.errors import TooManyRequests
+from orbsim.wire.attached import attached
 from orbsim.wire.codec import JSON
 from orbsim.wire.messages import WireResponse
 
@@ -143,8 +144,4 @@ _ATTRIBUTE = "_wire_ratelimit"
 
 def limiter_of(sim: OrbSim) -> RateLimiter:
     """The simulator's buckets, created on first use."""
-    limiter = sim.__dict__.get(_ATTRIBUTE)
-    if limiter is None:
-        with sim._lock:
-            limiter = sim.__dict__.setdefault(_ATTRIBUTE, RateLimiter())
-    return cast(RateLimiter, limiter)
+    return attached(sim, _ATTRIBUTE, RateLimiter)

@@ -25,6 +25,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
+from orbsim.wire.attached import attached
 from orbsim.wire.faults import BEFORE_DISPATCH
 from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
 
@@ -466,8 +467,4 @@ _ATTRIBUTE = "_wire_requests"
 
 def log_of(sim: OrbSim) -> RequestLog:
     """The simulator's request log, created on first use."""
-    log = sim.__dict__.get(_ATTRIBUTE)
-    if log is None:
-        with sim._lock:
-            log = sim.__dict__.setdefault(_ATTRIBUTE, RequestLog())
-    return cast(RequestLog, log)
+    return attached(sim, _ATTRIBUTE, RequestLog)

@@ -6,6 +6,7 @@ a client is asked for, so the rest of orbsim works without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -34,23 +35,28 @@ def _import_orb() -> Any:
     return orb
 
 
-def build_client(sim: OrbSim, **kwargs: Any) -> orb.Orb:
-    """``orb.Orb`` talking to ``sim``; any ``Orb(...)`` argument can be passed or overridden."""
-    sdk = _import_orb()
+def _client_options(kwargs: dict[str, Any], http_client: Callable[[], Any]) -> dict[str, Any]:
+    """Orb's constructor arguments: caller's first, then orbsim's key, base URL and transport."""
     kwargs.setdefault("api_key", API_KEY)
     kwargs.setdefault("base_url", BASE_URL)
     if "http_client" not in kwargs:
-        kwargs["http_client"] = httpx.Client(transport=OrbSimTransport(sim))
-    client: orb.Orb = sdk.Orb(**kwargs)
+        kwargs["http_client"] = http_client()
+    return kwargs
+
+
+def build_client(sim: OrbSim, **kwargs: Any) -> orb.Orb:
+    """``orb.Orb`` talking to ``sim``; any ``Orb(...)`` argument can be passed or overridden."""
+    sdk = _import_orb()
+    options = _client_options(kwargs, lambda: httpx.Client(transport=OrbSimTransport(sim)))
+    client: orb.Orb = sdk.Orb(**options)
     return client
 
 
 def build_async_client(sim: OrbSim, **kwargs: Any) -> orb.AsyncOrb:
     """``orb.AsyncOrb`` talking to ``sim``; any ``AsyncOrb(...)`` argument can be passed."""
     sdk = _import_orb()
-    kwargs.setdefault("api_key", API_KEY)
-    kwargs.setdefault("base_url", BASE_URL)
-    if "http_client" not in kwargs:
-        kwargs["http_client"] = httpx.AsyncClient(transport=AsyncOrbSimTransport(sim))
-    client: orb.AsyncOrb = sdk.AsyncOrb(**kwargs)
+    options = _client_options(
+        kwargs, lambda: httpx.AsyncClient(transport=AsyncOrbSimTransport(sim))
+    )
+    client: orb.AsyncOrb = sdk.AsyncOrb(**options)
     return client
