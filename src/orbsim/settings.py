@@ -23,26 +23,42 @@ class Settings(BaseModel):
     future_tolerance: timedelta = timedelta(minutes=5)
     """Events later than ``now + future_tolerance`` are refused."""
     amend_limit: int = Field(default=100, ge=0)
+    """Amendments (``PUT /events/{id}``) allowed per customer within ``quota_window``; one more is
+    ``TooManyRequests``."""
     deprecate_limit: int = Field(default=100, ge=0)
+    """Deprecations allowed per customer within ``quota_window`` (counted apart from amendments)."""
     quota_window: timedelta = timedelta(days=100)
     """Rolling window of the amend and deprecate quotas (counted per customer, by request time)."""
     backfill_max_timeframe: timedelta = timedelta(days=31)
+    """Longest backfill timeframe (``timeframe_end - timeframe_start``)."""
     backfill_default_close_delay: timedelta = timedelta(days=1)
+    """A backfill created without ``close_time`` closes itself this long after its creation."""
     reflection_delay: timedelta = timedelta(0)
     """Time from closing (or reverting) a backfill until it is ``reflected`` (or ``reverted``)."""
     max_events_per_request: int | None = Field(default=None, ge=1)
+    """Most events one ingest request may carry (more: ``RequestTooLarge``); ``None``: no limit."""
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """Largest HTTP request body accepted; a larger one is ``RequestTooLarge`` (413)."""
     search_max_event_ids: int = Field(default=500, ge=1)
+    """Most ``event_ids`` one event search may list."""
     search_default_lookback: timedelta = timedelta(days=7)
+    """Event search without ``timeframe_start`` looks back this far from now."""
     default_timezone: str = "Etc/UTC"
     """The account timezone: customers created without a timezone get this one."""
     api_keys: frozenset[str] | None = None
     """Accepted API keys over HTTP; ``None`` accepts any non-empty key."""
     idempotency_ttl: timedelta = timedelta(hours=48)
+    """How long an answer stored under an ``Idempotency-Key`` is replayed (simulator's clock)."""
     idempotency_key_max_length: int = Field(default=64, ge=1)
+    """Longest accepted ``Idempotency-Key``; a longer one is ``RequestValidationError``."""
     fault_retry_after_ms: int = Field(default=1, ge=0)
+    """The ``retry-after-ms`` hint sent with injected status faults; 0 sends none."""
     requests_per_second: float | None = Field(default=None, gt=0)
+    """Requests per second per API key (token bucket, a burst of one second's worth, at least one);
+    ``None``: no limit."""
     events_per_minute: int | None = Field(default=None, ge=1)
+    """Ingested events per minute per API key (token bucket, a burst of one minute's worth);
+    ``None``: no limit."""
 
     @field_validator("default_timezone")
     @classmethod
