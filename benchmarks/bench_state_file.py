@@ -99,7 +99,7 @@ def measure(size: int, number: int, directory: Path) -> dict[str, float]:
     dumped = directory / f"dump-{size}.json"
 
     def write_through() -> None:
-        with sim._lock:
+        with sim.lock:
             dispatch(sim, through())
             sim.dump(dumped)
 

@@ -4,7 +4,6 @@ Public names only: the simulator, its settings, the clocks and the error taxonom
 """
 
 from orbsim.clock import Clock, ManualClock, SystemClock
-from orbsim.engine.sim import OrbSim
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -19,6 +18,7 @@ from orbsim.errors import (
     URLNotFound,
 )
 from orbsim.settings import Settings
+from orbsim.sim import OrbSim
 
 __all__ = [
     "Clock",

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from orbsim.clock import ManualClock
-from orbsim.engine.sim import OrbSim
 from orbsim.engine.timeparse import parse_timestamp
 from orbsim.settings import Settings
+from orbsim.sim import OrbSim
 from orbsim.wire.routes import dispatch
 from orbsim.wire.statefile import (
     PinnableClock,

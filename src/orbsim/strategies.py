@@ -34,7 +34,7 @@ from orbsim.engine.validation import EVENT_KEYS
 from orbsim.settings import Settings
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 __all__ = [
     "INVALID_EVENT_RULES",

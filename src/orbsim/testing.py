@@ -73,7 +73,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from orbsim import strategies as ost
 from orbsim.clock import ManualClock
-from orbsim.engine.sim import OrbSim
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -84,6 +83,7 @@ from orbsim.errors import (
     TooManyRequests,
 )
 from orbsim.settings import Settings
+from orbsim.sim import OrbSim
 
 __all__ = ["DOCUMENTED_REFUSALS", "OrbStateMachine", "RefBackfill", "RefCustomer", "RefEvent"]
 

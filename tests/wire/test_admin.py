@@ -18,10 +18,8 @@ from test_cli_serve import TIMEOUT, Served
 from wirekit import START
 
 from orbsim import ManualClock, OrbSim, Settings
-from orbsim.engine.persistence import FORMAT
 from orbsim.errors import TYPE_PREFIX
-from orbsim.wire.faults import faults_of
-from orbsim.wire.recorder import log_of
+from orbsim.statefile import FORMAT
 from orbsim.wire.server import OrbSimServer
 
 AUTH = {"Authorization": "Bearer k"}
@@ -137,8 +135,8 @@ def test_state_is_the_dump_document(sim: OrbSim, http: httpx.Client, tmp_path: P
     document = response.json()
     assert document["format"] == FORMAT
     assert document["clock"] == {"now": START.isoformat(), "manual": True}
-    assert [c["customer"]["name"] for c in document["customers"]] == ["Acme"]
-    assert [k["key"] for k in document["extensions"]["_wire_idempotency"]] == ["c1"]
+    assert [c["customer"]["name"] for c in document["state"]["customers"]] == ["Acme"]
+    assert [k["key"] for k in document["extensions"]["idempotency"]] == ["c1"]
     sim.dump(tmp_path / "state.json")
     assert document == json.loads((tmp_path / "state.json").read_text())
 
@@ -170,8 +168,8 @@ def test_reset_keeps_the_settings(http: httpx.Client) -> None:
         assert client.post("/_orbsim/reset").status_code == 200
         assert sim.settings.grace_period == timedelta(hours=48)
         document = client.get("/_orbsim/state").json()
-        assert document["settings"]["api_keys"] == ["k"]
-        assert document["ids"]["seed"] == 11
+        assert document["state"]["settings"]["api_keys"] == ["k"]
+        assert document["state"]["seed"] == 11
 
 
 # -- the clock -------------------------------------------------------------------------------------
@@ -294,7 +292,7 @@ def test_faults_are_added_listed_fired_and_cleared(sim: OrbSim, http: httpx.Clie
     assert [(f["id"], f["fired"]) for f in listed] == [(fault["id"], 1)]
 
     http.post("/_orbsim/faults", json={"kind": "lost_response", "path": "/plans"})
-    assert len(faults_of(sim)) == 2
+    assert len(sim.faults) == 2
     cleared = http.delete("/_orbsim/faults")
     assert cleared.status_code == 204 and cleared.content == b""
     assert http.get("/_orbsim/faults").json() == {"data": []}
@@ -318,7 +316,7 @@ def test_bad_fault_bodies_are_refused(
 ) -> None:
     response = http.post("/_orbsim/faults", json=body)
     assert words in problem(response, 400, "400-request-validation-errors")["detail"]
-    assert len(faults_of(sim)) == 0
+    assert len(sim.faults) == 0
 
 
 def test_admin_requests_are_never_faulted(sim: OrbSim, http: httpx.Client) -> None:
@@ -380,7 +378,7 @@ def test_admin_requests_are_not_rate_limited() -> None:
         assert http.get("/v1/ping").status_code == 429  # the API is limited...
         for _ in range(5):  # ...the admin API is not
             assert http.get("/_orbsim/clock").status_code == 200
-        assert len(log_of(sim)) == 2
+        assert len(sim.requests) == 2
 
 
 # -- orbsim serve --clock manual -------------------------------------------------------------------

@@ -15,9 +15,7 @@ import httpx
 from wirekit import START
 
 from orbsim import ManualClock, OrbSim, Settings
-from orbsim.wire.idempotency import store_of
 from orbsim.wire.messages import WireRequest
-from orbsim.wire.recorder import log_of
 from orbsim.wire.routes import dispatch
 
 THREADS = 8
@@ -152,8 +150,8 @@ def fingerprint(sim: OrbSim, keys: set[str]) -> dict[str, Any]:
             for key in sorted(keys)
         },
         "billable": [e.model_dump(mode="json") for e in sim.billable_events()],
-        "stored": sim._store.count,
-        "idempotency_keys": sorted(store_of(sim).entries),
+        "stored": sim.engine.state.events.count,
+        "idempotency_keys": sorted(sim.wire.idempotency.entries),
     }
 
 
@@ -194,7 +192,7 @@ def test_concurrent_requests_lose_and_duplicate_nothing() -> None:
             requests, answers[thread], strict=True
         ):
             assert expected_status(method, path, status, body), (thread, method, path, answer)
-    assert len(log_of(sim)) == THREADS * REQUESTS
+    assert len(sim.requests) == THREADS * REQUESTS
 
     # Nothing lost, nothing duplicated.
     sent = {
@@ -205,7 +203,7 @@ def test_concurrent_requests_lose_and_duplicate_nothing() -> None:
         for e in body["events"]
     }
     amendable = {f"amend-{t}-{j}" for t in range(THREADS) for j in range(AMENDABLE)}
-    assert sim._store.count == len(sent) + len(amendable)
+    assert sim.engine.state.events.count == len(sent) + len(amendable)
     customers = _all_customers(sim)
     aliases = Counter(c.external_customer_id for c in customers if c.external_customer_id)
     requested = {

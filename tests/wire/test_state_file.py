@@ -22,11 +22,8 @@ from test_concurrency import AUTH, SETTINGS, script, setup
 from wirekit import START, call, make_sim, payload
 
 from orbsim import ManualClock, OrbSim
-from orbsim.engine.persistence import encode
-from orbsim.wire.faults import faults_of
-from orbsim.wire.idempotency import IdempotencyStore, store_of
+from orbsim.wire.idempotency import IdempotencyStore
 from orbsim.wire.messages import WireRequest
-from orbsim.wire.recorder import log_of
 from orbsim.wire.routes import dispatch
 from orbsim.wire.statefile import (
     PinnableManualClock,
@@ -88,12 +85,12 @@ def test_a_snapshot_holds_a_copy_of_the_keys() -> None:
     call(sim, "POST", "/v1/customers", CUSTOMER, headers=KEYED)
     snapshot = sim.snapshot()
     call(sim, "POST", "/v1/customers", CUSTOMER, headers={"idempotency-key": "later"})
-    assert len(store_of(sim)) == 2
+    assert len(sim.wire.idempotency) == 2
     sim.restore(snapshot)
-    assert len(store_of(sim)) == 1
+    assert len(sim.wire.idempotency) == 1
     call(sim, "POST", "/v1/customers", CUSTOMER, headers={"idempotency-key": "again"})
     sim.restore(snapshot)  # the snapshot itself was not changed by the use after the restore
-    assert len(store_of(sim)) == 1
+    assert len(sim.wire.idempotency) == 1
 
 
 def test_keys_travel_in_state_files(tmp_path: Path) -> None:
@@ -103,7 +100,7 @@ def test_keys_travel_in_state_files(tmp_path: Path) -> None:
     refused = call(sim, "POST", "/v1/subscriptions", missing, headers={"idempotency-key": "s"})
     assert refused.status == 404
     sim.dump(tmp_path / "state.json")
-    stored = json.loads((tmp_path / "state.json").read_text())["extensions"]["_wire_idempotency"]
+    stored = json.loads((tmp_path / "state.json").read_text())["extensions"]["idempotency"]
     assert [entry["key"] for entry in stored] == ["create-acme", "s"]
 
     loaded = OrbSim.load(tmp_path / "state.json")
@@ -141,7 +138,7 @@ def test_store_round_trips_through_its_json_form() -> None:
             headers={"idempotency-key": key},
         )
     call(sim, "POST", "/v1/customers", {**CUSTOMER, "name": "a"}, headers={"idempotency-key": "a"})
-    store = store_of(sim)
+    store = sim.wire.idempotency
     data = store.dump_state()
     assert json.loads(json.dumps(data)) == data
     copied = IdempotencyStore.from_state(data)
@@ -200,7 +197,7 @@ def test_store_round_trips_through_its_json_form() -> None:
 def test_malformed_key_data_makes_the_state_file_unreadable(tmp_path: Path, data: Any) -> None:
     make_sim().dump(tmp_path / "state.json")
     document = json.loads((tmp_path / "state.json").read_text())
-    document["extensions"]["_wire_idempotency"] = data
+    document["extensions"]["idempotency"] = data
     (tmp_path / "state.json").write_text(json.dumps(document))
     with pytest.raises(ValueError):
         OrbSim.load(tmp_path / "state.json")
@@ -220,7 +217,7 @@ def wire(method: str, path: str, body: Any = None, **headers: str) -> WireReques
 
 def state_of(sim: OrbSim) -> dict[str, Any]:
     """The whole state as a document, without the moment it was taken."""
-    document = encode(sim.snapshot(), manual_clock=isinstance(sim.clock, ManualClock))
+    document = sim.state_document()
     del document["clock"]
     return document
 
@@ -370,7 +367,7 @@ def test_the_journal_is_compacted_once_larger_than_the_state(
 def test_faults_decide_what_is_persisted(tmp_path: Path) -> None:
     state = served(tmp_path, PinnableManualClock(START))
     sim = state.sim
-    faults = faults_of(sim)
+    faults = sim.faults
     compactions = state.compactions
 
     faults.add(503, path="/customers")  # the simulator never runs it: nothing to persist
@@ -385,7 +382,7 @@ def test_faults_decide_what_is_persisted(tmp_path: Path) -> None:
     assert state.journalled == 1
     restarted = restart(state.path, PinnableManualClock(START))
     assert len(restarted.customers.list().data) == 1
-    assert len(log_of(restarted)) == 0  # the replay is not traffic
+    assert len(restarted.requests) == 0  # the replay is not traffic
 
 
 def test_an_unexplained_500_compacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

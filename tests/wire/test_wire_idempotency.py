@@ -8,7 +8,6 @@ from datetime import timedelta
 from wirekit import assert_problem, call, make_sim, payload, populate
 
 from orbsim import ManualClock, OrbSim
-from orbsim.wire.idempotency import store_of
 
 CUSTOMER = {"name": "Acme", "email": "a@acme.test"}
 
@@ -63,7 +62,7 @@ def test_keys_expire_after_48_hours_of_sim_time() -> None:
     assert fresh.header("idempotent-replayed") is None
     assert payload(fresh)["id"] != first["id"]
     assert len(sim.customers.list().data) == 2
-    assert len(store_of(sim)) == 1
+    assert len(sim.wire.idempotency) == 1
 
 
 def test_ttl_follows_settings() -> None:
@@ -103,7 +102,7 @@ def test_key_is_ignored_on_get_put_and_delete() -> None:
     assert payload(again)["name"] == "Alice 2"
     assert again.header("idempotent-replayed") is None
     assert call(sim, "DELETE", f"/v1/customers/{ids['bob']}", headers=keyed("u1")).status == 204
-    assert len(store_of(sim)) == 0
+    assert len(sim.wire.idempotency) == 0
 
 
 def test_deterministic_4xx_is_stored_and_replayed() -> None:

@@ -116,6 +116,6 @@ def fingerprint(sim: OrbSim) -> str:
         "versions": [
             v.model_dump(mode="json") for i in range(3) for v in sim.event_versions(f"evt-{i}")
         ],
-        "stored": sim._store.count,
+        "stored": sim.engine.state.events.count,
     }
     return json.dumps(state, sort_keys=True)

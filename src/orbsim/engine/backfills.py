@@ -9,7 +9,7 @@ time order, at the moment they were due, before every operation (``settle``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from orbsim.engine.filters import CompiledFilter, FilterSyntaxError, compile_filter
@@ -24,7 +24,7 @@ from orbsim.errors import (
 from orbsim.models import Backfill, Page, PaginationMetadata
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.engine.core import Engine
     from orbsim.engine.store import StoredEvent
 
 BackfillStatus = Literal["pending", "reflected", "pending_revert", "reverted"]
@@ -61,9 +61,9 @@ class BackfillRecord:
             and (self.close_time is None or now < self.close_time)
         )
 
-    def next_due(self, sim: OrbSim) -> datetime | None:
-        """When this backfill's next clock-driven transition happens (None: nothing pending)."""
-        delay = sim.settings.reflection_delay
+    def next_due(self, delay: timedelta) -> datetime | None:
+        """When this backfill's next clock-driven transition happens (None: nothing pending),
+        given the ``reflection_delay``."""
         if self.status == "pending":
             if self.closed_at is None:
                 return self.close_time
@@ -98,20 +98,16 @@ class BackfillRecord:
 class Backfills:
     """``sim.events.backfills``."""
 
-    def __init__(self, sim: OrbSim) -> None:
-        self._sim = sim
-        self._records: dict[str, BackfillRecord] = {}
-        self._active: list[BackfillRecord] = []  # with a transition still to come
-        self._effective: list[BackfillRecord] = []  # reflected or pending_revert, reflect order
-        self._reflections = 0
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     # -- engine-internal ------------------------------------------------------------------------
 
     def in_effect(self) -> list[BackfillRecord]:
-        return self._effective
+        return self._engine.state.backfills_in_effect
 
     def require(self, backfill_id: str) -> BackfillRecord:
-        record = self._records.get(backfill_id)
+        record = self._engine.state.backfills.get(backfill_id)
         if record is None:
             raise ResourceNotFound.of("Backfill", backfill_id)
         return record
@@ -127,10 +123,14 @@ class Backfills:
 
     def settle(self, now: datetime) -> None:
         """Apply every transition due by ``now``, in time order, each at its due time."""
-        sim = self._sim
-        while self._active:
+        state = self._engine.state
+        queue = state.backfill_queue
+        if not queue:
+            return
+        delay = state.settings.reflection_delay
+        while queue:
             due_at, backfill = min(
-                ((b.next_due(sim), b) for b in self._active),
+                ((b.next_due(delay), b) for b in queue),
                 key=lambda pair: (pair[0] or now, pair[1].seq),
             )
             if due_at is None or due_at > now:
@@ -138,21 +138,22 @@ class Backfills:
             self._transition(backfill, due_at)
 
     def _transition(self, backfill: BackfillRecord, at: datetime) -> None:
+        state = self._engine.state
         if backfill.status == "pending" and backfill.closed_at is None:
             backfill.closed_at = at
             backfill.close_time = at
         elif backfill.status == "pending":
             backfill.status = "reflected"
             backfill.reflected_at = at
-            self._reflections += 1
-            backfill.reflect_seq = self._reflections
-            self._effective.append(backfill)
-            self._active.remove(backfill)
+            state.reflections += 1
+            backfill.reflect_seq = state.reflections
+            state.backfills_in_effect.append(backfill)
+            state.backfill_queue.remove(backfill)
         elif backfill.status == "pending_revert":
             backfill.status = "reverted"
             backfill.reverted_at = at
-            self._effective.remove(backfill)
-            self._active.remove(backfill)
+            state.backfills_in_effect.remove(backfill)
+            state.backfill_queue.remove(backfill)
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class Backfills:
             errors.append(
                 f"replace_existing_events: expected a boolean, got {replace_existing_events!r}"
             )
-        settings = self._sim.settings
+        settings = self._engine.settings
         if start is not None and end is not None:
             if start >= end:
                 errors.append(
@@ -230,13 +231,14 @@ class Backfills:
                 "invalid backfill: " + "; ".join(errors), validation_errors=errors
             )
         assert start is not None and end is not None
-        sim = self._sim
-        with sim._operation() as now:
+        engine = self._engine
+        with engine.transaction() as now:
+            state = engine.state
             scope: str | None = None
             if customer_id is not None:
-                scope = sim.customers.require(customer_id).id
+                scope = engine.customers.require(customer_id).id
             elif external_customer_id is not None:
-                scope = sim.customers.require_alias(external_customer_id).id
+                scope = engine.customers.require_alias(external_customer_id).id
             if matcher is None:
                 boundary = now - settings.grace_period
                 if end > boundary:
@@ -254,7 +256,7 @@ class Backfills:
                 raise RequestValidationError(
                     f"close_time {iso(close)} must be in the future (now {iso(now)})"
                 )
-            for other in self._active:
+            for other in state.backfill_queue:
                 if other.status not in ("pending", "pending_revert"):
                     continue
                 same_scope = (
@@ -272,7 +274,7 @@ class Backfills:
                         f"that is {other.status}; close or revert it first"
                     )
             record = BackfillRecord(
-                id=sim._ids.new(),
+                id=state.new_id(),
                 customer_id=scope,
                 timeframe_start=start,
                 timeframe_end=end,
@@ -281,14 +283,14 @@ class Backfills:
                 matcher=matcher,
                 created_at=now,
                 close_time=close,
-                seq=sim._next_seq(),
+                seq=state.take_seq(),
             )
-            self._records[record.id] = record
-            self._active.append(record)
+            state.backfills[record.id] = record
+            state.backfill_queue.append(record)
             return record.to_model()
 
     def fetch(self, backfill_id: str) -> Backfill:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require(backfill_id).to_model()
 
     def list(
@@ -304,10 +306,10 @@ class Backfills:
             raise RequestValidationError(
                 f"status: must be one of {', '.join(STATUSES)}; got {status!r}"
             )
-        with self._sim._operation():
+        with self._engine.transaction():
             items = [
                 b
-                for b in self._records.values()
+                for b in self._engine.state.backfills.values()
                 if (customer_id is None or b.customer_id == customer_id)
                 and (status is None or b.status == status)
             ]
@@ -321,7 +323,7 @@ class Backfills:
 
     def close(self, backfill_id: str) -> Backfill:
         """Stop accepting events and start reflecting; closing again returns it unchanged."""
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             backfill = self.require(backfill_id)
             if backfill.status in ("pending_revert", "reverted"):
                 raise ConstraintViolation(
@@ -334,17 +336,18 @@ class Backfills:
 
     def revert(self, backfill_id: str) -> Backfill:
         """Undo a backfill: open or reflecting -> reverted now; reflected -> pending_revert."""
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             backfill = self.require(backfill_id)
+            queue = self._engine.state.backfill_queue
             if backfill.status == "pending":
                 if backfill.closed_at is None:
                     backfill.close_time = None  # it never closed, and now never will
                 backfill.status = "reverted"
                 backfill.reverted_at = now
-                self._active.remove(backfill)
+                queue.remove(backfill)
             elif backfill.status == "reflected":
                 backfill.status = "pending_revert"
                 backfill.revert_requested_at = now
-                self._active.append(backfill)
+                queue.append(backfill)
                 self.settle(now)
             return backfill.to_model()

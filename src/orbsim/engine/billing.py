@@ -27,8 +27,8 @@ from orbsim.models import MutatedSubscription, Page, PaginationMetadata, Plan, S
 from orbsim.params import NewPlanParams, NewSubscriptionParams
 
 if TYPE_CHECKING:
+    from orbsim.engine.core import Engine
     from orbsim.engine.customers import CustomerRecord
-    from orbsim.engine.sim import OrbSim
 
 MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
 # Subscription settings orbsim does not simulate but echoes back on the subscription.
@@ -77,19 +77,17 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
 class Plans:
     """``sim.plans``: plans carry the billing cadence of their subscriptions."""
 
-    def __init__(self, sim: OrbSim) -> None:
-        self._sim = sim
-        self._records: dict[str, PlanRecord] = {}
-        self._by_external: dict[str, PlanRecord] = {}
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def require(self, plan_id: str) -> PlanRecord:
-        record = self._records.get(plan_id)
+        record = self._engine.state.plans.get(plan_id)
         if record is None:
             raise ResourceNotFound.of("Plan", plan_id)
         return record
 
     def require_external(self, external_plan_id: str) -> PlanRecord:
-        record = self._by_external.get(external_plan_id)
+        record = self._engine.state.plans_by_external.get(external_plan_id)
         if record is None:
             raise ResourceNotFound.of("Plan", f"external_plan_id={external_plan_id}")
         return record
@@ -97,15 +95,16 @@ class Plans:
     def create(self, **fields: Any) -> Plan:
         """Create a plan: ``name``, ``currency`` (USD), ``billing_cadence`` (monthly), ..."""
         params = parse_params(NewPlanParams, fields, "plan")
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
+            state = self._engine.state
             external = params.external_plan_id
-            if external is not None and external in self._by_external:
+            if external is not None and external in state.plans_by_external:
                 raise DuplicateResourceCreation(
                     f"external_plan_id {external!r} already belongs to plan "
-                    f"{self._by_external[external].model.id}"
+                    f"{state.plans_by_external[external].model.id}"
                 )
             data: dict[str, Any] = {
-                "id": self._sim._ids.new(),
+                "id": self._engine.state.new_id(),
                 "created_at": now,
                 "name": params.name,
                 "currency": params.currency,
@@ -118,23 +117,25 @@ class Plans:
                 value = getattr(params, key)
                 if value is not None:
                     data[key] = value
-            record = PlanRecord(Plan.model_validate(data), self._sim._next_seq())
-            self._records[record.model.id] = record
+            record = PlanRecord(Plan.model_validate(data), state.take_seq())
+            state.plans[record.model.id] = record
             if external is not None:
-                self._by_external[external] = record
+                state.plans_by_external[external] = record
             return record.model.model_copy(deep=True)
 
     def fetch(self, plan_id: str) -> Plan:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require(plan_id).model.model_copy(deep=True)
 
     def fetch_by_external_id(self, external_plan_id: str) -> Plan:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require_external(external_plan_id).model.model_copy(deep=True)
 
     def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Plan]:
-        with self._sim._operation():
-            page, next_cursor = paginate(self._records.values(), PlanRecord.sort_key, limit, cursor)
+        with self._engine.transaction():
+            page, next_cursor = paginate(
+                self._engine.state.plans.values(), PlanRecord.sort_key, limit, cursor
+            )
             return Page[Plan](
                 data=[r.model.model_copy(deep=True) for r in page],
                 pagination_metadata=PaginationMetadata(
@@ -146,19 +147,17 @@ class Plans:
 class Subscriptions:
     """``sim.subscriptions``: a customer on a plan, with billing periods."""
 
-    def __init__(self, sim: OrbSim) -> None:
-        self._sim = sim
-        self._records: dict[str, SubscriptionRecord] = {}
-        self._by_customer: dict[str, list[SubscriptionRecord]] = {}
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     # -- rules used by the rest of the engine ------------------------------------------------
 
     def of_customer(self, customer_id: str) -> list[SubscriptionRecord]:
-        return self._by_customer.get(customer_id, [])
+        return self._engine.state.subscriptions_by_customer.get(customer_id, [])
 
     def first_invoice_time(self, customer_id: str, now: datetime) -> datetime | None:
         """When the customer's first billing period was invoiced, if that happened by ``now``."""
-        grace = self._sim.settings.grace_period
+        grace = self._engine.settings.grace_period
         earliest: datetime | None = None
         for sub in self.of_customer(customer_id):
             first = sub.schedule.period_at(sub.schedule.start)
@@ -173,7 +172,7 @@ class Subscriptions:
         self, customer: CustomerRecord, timestamp: datetime, now: datetime, action: str
     ) -> None:
         """Raise ConstraintViolation unless an event at ``timestamp`` may be amended/deprecated."""
-        grace = self._sim.settings.grace_period
+        grace = self._engine.settings.grace_period
         active = [s for s in self.of_customer(customer.id) if s.status(now) == "active"]
         if not active:
             raise ConstraintViolation(
@@ -217,8 +216,8 @@ class Subscriptions:
     def create(self, **fields: Any) -> MutatedSubscription:
         """Subscribe a customer (by id or alias) to a plan (by id or external id)."""
         params = parse_params(NewSubscriptionParams, fields, "subscription")
-        with self._sim._operation() as now:
-            customers = self._sim.customers
+        with self._engine.transaction() as now:
+            customers = self._engine.customers
             which, value = exactly_one(
                 "subscription",
                 customer_id=params.customer_id,
@@ -232,7 +231,7 @@ class Subscriptions:
             pwhich, pvalue = exactly_one(
                 "subscription", plan_id=params.plan_id, external_plan_id=params.external_plan_id
             )
-            plans = self._sim.plans
+            plans = self._engine.plans
             plan = plans.require(pvalue) if pwhich == "plan_id" else plans.require_external(pvalue)
             existing = self.of_customer(customer.id)
             if len(existing) >= MAX_SUBSCRIPTIONS_PER_CUSTOMER:
@@ -262,28 +261,29 @@ class Subscriptions:
             except ValueError as exc:
                 raise RequestValidationError(f"invalid subscription: {exc}") from None
             if currency is None:
-                customers._apply_currency(customer, plan.model.invoicing_currency)
+                customers.set_currency(customer, plan.model.invoicing_currency)
             record = SubscriptionRecord(
-                id=self._sim._ids.new(),
+                id=self._engine.state.new_id(),
                 customer_id=customer.id,
                 plan_id=plan.model.id,
                 name=params.name or plan.model.name,
                 created_at=now,
                 schedule=schedule,
                 metadata={k: v for k, v in (params.metadata or {}).items() if v is not None},
-                seq=self._sim._next_seq(),
+                seq=self._engine.state.take_seq(),
                 extra={
                     key: getattr(params, key)
                     for key in _PASSED_THROUGH
                     if getattr(params, key) is not None
                 },
             )
-            self._records[record.id] = record
-            self._by_customer.setdefault(customer.id, []).append(record)
+            state = self._engine.state
+            state.subscriptions[record.id] = record
+            state.subscriptions_by_customer.setdefault(customer.id, []).append(record)
             return MutatedSubscription.model_validate(self._model_data(record, now))
 
     def fetch(self, subscription_id: str) -> Subscription:
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             return self._model(self._require(subscription_id), now)
 
     def list(
@@ -306,8 +306,8 @@ class Subscriptions:
                 raise RequestValidationError(
                     f"status: must be one of active, ended, upcoming; got {value!r}"
                 )
-        with self._sim._operation() as now:
-            customers = self._sim.customers
+        with self._engine.transaction() as now:
+            customers = self._engine.customers
             wanted_ids: set[str] | None = None
             if customer_ids is not None or aliases is not None:
                 wanted_ids = set(customer_ids or [])
@@ -317,7 +317,7 @@ class Subscriptions:
                         wanted_ids.add(holder.id)
             plan_filter = plan_id
             if external_plan_id is not None:
-                ext = self._sim.plans._by_external.get(external_plan_id)
+                ext = self._engine.state.plans_by_external.get(external_plan_id)
                 plan_filter = ext.model.id if ext is not None else "\0none"
 
             def keep(sub: SubscriptionRecord) -> bool:
@@ -328,7 +328,7 @@ class Subscriptions:
                     and (statuses is None or sub.status(now) in statuses)
                 )
 
-            items = [s for s in self._records.values() if keep(s)]
+            items = [s for s in self._engine.state.subscriptions.values() if keep(s)]
             page, next_cursor = paginate(items, SubscriptionRecord.sort_key, limit, cursor)
             return Page[Subscription](
                 data=[self._model(s, now) for s in page],
@@ -340,14 +340,15 @@ class Subscriptions:
     # -- helpers ----------------------------------------------------------------------------
 
     def _require(self, subscription_id: str) -> SubscriptionRecord:
-        record = self._records.get(subscription_id)
-        if record is None or self._sim.customers.get_live(record.customer_id) is None:
+        record = self._engine.state.subscriptions.get(subscription_id)
+        if record is None or self._engine.customers.get_live(record.customer_id) is None:
             raise ResourceNotFound.of("Subscription", subscription_id)
         return record
 
     def _model_data(self, record: SubscriptionRecord, now: datetime) -> dict[str, Any]:
-        customer = self._sim.customers._records[record.customer_id].model
-        plan = self._sim.plans._records[record.plan_id].model
+        state = self._engine.state
+        customer = state.customers[record.customer_id].model
+        plan = state.plans[record.plan_id].model
         status = record.status(now)
         current = record.schedule.period_at(now) if status == "active" else None
         schedule = record.schedule
@@ -384,7 +385,7 @@ class Subscriptions:
             limit = optional_timestamp(until, "until")
         except ValueError as exc:
             raise RequestValidationError(str(exc)) from None
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             record = self._require(subscription_id)
             if limit is None:
                 limit = now + timedelta(microseconds=1)

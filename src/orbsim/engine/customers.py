@@ -24,7 +24,7 @@ from orbsim.models import Customer, Page, PaginationMetadata
 from orbsim.params import EditCustomerParams, NewCustomerParams
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.engine.core import Engine
 
 # Fields of the create/edit parameters that appear unchanged on the Customer object.
 _COPIED = (
@@ -89,19 +89,17 @@ def _merge_metadata(
 class Customers:
     """``sim.customers``: the customer resource."""
 
-    def __init__(self, sim: OrbSim) -> None:
-        self._sim = sim
-        self._records: dict[str, CustomerRecord] = {}
-        self._by_alias: dict[str, CustomerRecord] = {}
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     # -- lookups used by the rest of the engine (no locking, no settling) --------------------
 
     def get_live(self, customer_id: str) -> CustomerRecord | None:
-        record = self._records.get(customer_id)
+        record = self._engine.state.customers.get(customer_id)
         return None if record is None or record.deleted else record
 
     def holder_of(self, alias: str) -> CustomerRecord | None:
-        return self._by_alias.get(alias)
+        return self._engine.state.customers_by_alias.get(alias)
 
     def require(self, customer_id: str) -> CustomerRecord:
         record = self.get_live(customer_id)
@@ -110,13 +108,13 @@ class Customers:
         return record
 
     def require_alias(self, alias: str) -> CustomerRecord:
-        record = self._by_alias.get(alias)
+        record = self._engine.state.customers_by_alias.get(alias)
         if record is None:
             raise ResourceNotFound.of("Customer", f"external_customer_id={alias}")
         return record
 
     def live_records(self) -> list[CustomerRecord]:
-        return [r for r in self._records.values() if not r.deleted]
+        return [r for r in self._engine.state.customers.values() if not r.deleted]
 
     # -- public API ------------------------------------------------------------------------
 
@@ -142,16 +140,17 @@ class Customers:
             if value is not None:
                 given[key] = value
         params = parse_params(NewCustomerParams, given, "customer")
-        with self._sim._operation() as now:
-            tz = _check_timezone(params.timezone or self._sim.settings.default_timezone)
+        with self._engine.transaction() as now:
+            state = self._engine.state
+            tz = _check_timezone(params.timezone or state.settings.default_timezone)
             alias = params.external_customer_id
-            if alias is not None and alias in self._by_alias:
+            if alias is not None and alias in state.customers_by_alias:
                 raise DuplicateResourceCreation(
                     f"external_customer_id {alias!r} already belongs to customer "
-                    f"{self._by_alias[alias].id}; aliases are unique among customers"
+                    f"{state.customers_by_alias[alias].id}; aliases are unique among customers"
                 )
             data: dict[str, Any] = {
-                "id": self._sim._ids.new(),
+                "id": self._engine.state.new_id(),
                 "created_at": now,
                 "name": params.name,
                 "email": params.email,
@@ -164,18 +163,18 @@ class Customers:
             for key in _COPIED:
                 if key in params.model_fields_set and getattr(params, key) is not None:
                     data[key] = _plain(getattr(params, key))
-            record = CustomerRecord(Customer.model_validate(data), seq=self._sim._next_seq())
-            self._records[record.id] = record
+            record = CustomerRecord(Customer.model_validate(data), seq=state.take_seq())
+            state.customers[record.id] = record
             if alias is not None:
-                self._by_alias[alias] = record
+                state.customers_by_alias[alias] = record
             return record.model.model_copy(deep=True)
 
     def fetch(self, customer_id: str) -> Customer:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require(customer_id).model.model_copy(deep=True)
 
     def fetch_by_external_id(self, external_customer_id: str) -> Customer:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require_alias(external_customer_id).model.model_copy(deep=True)
 
     def list(
@@ -196,7 +195,7 @@ class Customers:
             lte = optional_timestamp(created_at_lte, "created_at[lte]")
         except ValueError as exc:
             raise RequestValidationError(str(exc)) from None
-        with self._sim._operation():
+        with self._engine.transaction():
 
             def keep(record: CustomerRecord) -> bool:
                 created = record.model.created_at
@@ -219,31 +218,32 @@ class Customers:
     def update(self, customer_id: str, /, **fields: Any) -> Customer:
         """Change mutable fields (Orb's EditCustomer); ``timezone`` is immutable."""
         params = parse_params(EditCustomerParams, fields, "customer update")
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             return self._apply_update(self.require(customer_id), params, now)
 
     def update_by_external_id(self, external_customer_id: str, /, **fields: Any) -> Customer:
         params = parse_params(EditCustomerParams, fields, "customer update")
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             return self._apply_update(self.require_alias(external_customer_id), params, now)
 
     def delete(self, customer_id: str) -> None:
         """Delete a customer and its subscriptions, unless a billing period was invoiced."""
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             record = self.require(customer_id)
-            invoiced = self._sim.subscriptions.first_invoice_time(record.id, now)
+            invoiced = self._engine.subscriptions.first_invoice_time(record.id, now)
             if invoiced is not None:
                 raise ConstraintViolation(
                     f"customer {record.id} cannot be deleted: it has an invoiced billing period "
                     f"(invoiced at {invoiced.isoformat()})"
                 )
             record.deleted = True
-            if record.alias is not None and self._by_alias.get(record.alias) is record:
-                del self._by_alias[record.alias]
+            by_alias = self._engine.state.customers_by_alias
+            if record.alias is not None and by_alias.get(record.alias) is record:
+                del by_alias[record.alias]
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _apply_currency(self, record: CustomerRecord, currency: str) -> None:
+    def set_currency(self, record: CustomerRecord, currency: str) -> None:
         """Set the currency at the first subscription, as Orb does for customers without one."""
         record.model = record.model.model_copy(update={"currency": currency})
 
@@ -261,12 +261,13 @@ class Customers:
                         f"customer {current.id} already has external_customer_id "
                         f"{current.external_customer_id!r}; an alias cannot be changed or removed"
                     )
-                if alias in self._by_alias:
+                by_alias = self._engine.state.customers_by_alias
+                if alias in by_alias:
                     raise DuplicateResourceCreation(
                         f"external_customer_id {alias!r} already belongs to customer "
-                        f"{self._by_alias[alias].id}"
+                        f"{by_alias[alias].id}"
                     )
-                invoiced = self._sim.subscriptions.first_invoice_time(current.id, now)
+                invoiced = self._engine.subscriptions.first_invoice_time(current.id, now)
                 if invoiced is not None:
                     raise ConstraintViolation(
                         f"external_customer_id cannot be added to customer {current.id}: it was "
@@ -300,7 +301,7 @@ class Customers:
         updated = Customer.model_validate(data)
         record.model = updated
         if "external_customer_id" in changes:
-            self._by_alias[changes["external_customer_id"]] = record
+            self._engine.state.customers_by_alias[changes["external_customer_id"]] = record
         return updated.model_copy(deep=True)
 
 

@@ -14,7 +14,6 @@ from orbsim.engine import validation as v
 from orbsim.engine.backfills import BackfillRecord, Backfills
 from orbsim.engine.ledger import EFFECTIVE
 from orbsim.engine.pagination import check_limit, decode_cursor, encode_cursor
-from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import iso, optional_timestamp, parse_timestamp
 from orbsim.errors import (
@@ -28,6 +27,7 @@ from orbsim.models import (
     DeprecateResult,
     Event,
     EventSearchResponse,
+    EventVersion,
     EventVolume,
     EventVolumes,
     IngestResponse,
@@ -35,8 +35,8 @@ from orbsim.models import (
 )
 
 if TYPE_CHECKING:
+    from orbsim.engine.core import Engine
     from orbsim.engine.customers import CustomerRecord
-    from orbsim.engine.sim import OrbSim
 
 _MISSING: Any = object()
 # (id, event_name, properties, timestamp, hour, customer_id, external_customer_id)
@@ -62,8 +62,8 @@ def _refuse_unknown(what: str, unknown: Mapping[str, Any], hint: str = "") -> No
 class Volume:
     """``sim.events.volume``: billable event counts per UTC hour."""
 
-    def __init__(self, events: Events) -> None:
-        self._events = events
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def list(
         self,
@@ -84,8 +84,8 @@ class Volume:
         except ValueError as exc:
             raise RequestValidationError(str(exc)) from None
         size = check_limit(limit)
-        sim = self._events._sim
-        with sim._operation() as now:
+        engine = self._engine
+        with engine.transaction() as now:
             end = end_given or now
             if end <= start:
                 raise RequestValidationError(
@@ -95,8 +95,8 @@ class Volume:
             last = -int(-((end - _EPOCH) / _HOUR) // 1)  # ceil: the hour containing end is included
             if cursor:
                 first = max(first, decode_cursor(cursor)[0] + 1)
-            store = sim._store
-            ledger = sim._ledger
+            store = engine.state.events
+            ledger = engine.ledger
             # Whole hours are counted, so backfills touching the widened edges matter too.
             replacing = ledger.replacing(_EPOCH + first * _HOUR, _EPOCH + last * _HOUR)
             hours = sorted(h for h in store.by_hour if first <= h < last)
@@ -130,15 +130,10 @@ class Volume:
 class Events:
     """``sim.events``: ingest, update (amend), deprecate, search; ``volume`` and ``backfills``."""
 
-    def __init__(self, sim: OrbSim) -> None:
-        self._sim = sim
-        self.volume = Volume(self)
-        self.backfills = Backfills(sim)
-        settings = sim.settings
-        self._amend_quota = RollingQuota("amendment", settings.amend_limit, settings.quota_window)
-        self._deprecate_quota = RollingQuota(
-            "deprecation", settings.deprecate_limit, settings.quota_window
-        )
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.volume = Volume(engine)
+        self.backfills = Backfills(engine)
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -156,7 +151,8 @@ class Events:
             raise RequestValidationError(
                 f"events: expected a list of events, got {v.short(events)}"
             )
-        settings = self._sim.settings
+        engine = self._engine
+        settings = engine.settings
         limit = settings.max_events_per_request
         if limit is not None and len(events) > limit:
             raise RequestTooLarge(
@@ -166,14 +162,13 @@ class Events:
             raise RequestValidationError(
                 f"backfill_id: expected a non-empty string, got {v.short(backfill_id)}"
             )
-        sim = self._sim
-        with sim._operation() as now:
+        with engine.transaction() as now:
             backfill = None
             if backfill_id is not None:
                 backfill = self.backfills.require(backfill_id)
                 self.backfills.check_accepting(backfill, now)
             accepted = self._validate_batch(events, now, backfill)
-            store = sim._store
+            store = engine.state.events
             if backfill is None:
                 for item in accepted:
                     store.add(StoredEvent(*item, now, None))
@@ -193,13 +188,14 @@ class Events:
         The loop has a fast path for the common, valid event; anything unusual goes through
         ``_check_event``, the complete validator, which also writes the error messages.
         """
-        settings = self._sim.settings
+        state = self._engine.state
+        settings = state.settings
         latest = now + settings.future_tolerance
         earliest = now - settings.grace_period if backfill is None else backfill.timeframe_start
         end = backfill.timeframe_end if backfill is not None else None
         fast_scope = backfill is None or backfill.customer_id is None
-        records = self._sim.customers._records
-        existing = self._sim._store.live if backfill is None else backfill.events
+        records = state.customers
+        existing = state.events.live if backfill is None else backfill.events
         allowed = v.EVENT_KEYS
         scalars = v.SCALARS
         str_keys = _STR_ONLY.issuperset
@@ -287,8 +283,8 @@ class Events:
         self, key: str, event: dict[str, Any], now: datetime, backfill: BackfillRecord | None
     ) -> Accepted | list[str]:
         """The complete validation of one event: what to store, or every problem found."""
-        settings = self._sim.settings
-        customers = self._sim.customers
+        settings = self._engine.settings
+        customers = self._engine.customers
         errors: list[str] = []
         if not event.keys() <= v.EVENT_KEYS:
             errors.append(
@@ -403,7 +399,8 @@ class Events:
                 validation_errors=errors,
             )
         assert name is not None and props is not None and when is not None
-        with self._sim._operation() as now:
+        engine = self._engine
+        with engine.transaction() as now:
             event = self._require(event_id)
             if when != event.timestamp:
                 raise RequestValidationError(
@@ -416,10 +413,11 @@ class Events:
                 raise ConstraintViolation(
                     f"event {event_id!r} was deprecated; a deprecated event cannot be amended"
                 )
-            self._sim.subscriptions.check_editable(customer, event.timestamp, now, "amend")
-            self._amend_quota.check(customer.id, now)
+            engine.subscriptions.check_editable(customer, event.timestamp, now, "amend")
+            quota = engine.state.amend_quota
+            quota.check(customer.id, now)
             event.amend(name, props, now)
-            self._amend_quota.record(customer.id, now)
+            quota.record(customer.id, now)
             return AmendResult(amended=event_id)
 
     def deprecate(self, event_id: str, /, **unknown: Any) -> DeprecateResult:
@@ -429,19 +427,43 @@ class Events:
             unknown,
             hint=" (deprecate is idempotent by design; it takes no body)",
         )
-        with self._sim._operation() as now:
+        engine = self._engine
+        with engine.transaction() as now:
             event = self._require(event_id)
             if event.deprecated:
                 return DeprecateResult(deprecated=event_id)
             customer = self._customer_of(event, "deprecate")
-            self._sim.subscriptions.check_editable(customer, event.timestamp, now, "deprecate")
-            self._deprecate_quota.check(customer.id, now)
+            engine.subscriptions.check_editable(customer, event.timestamp, now, "deprecate")
+            quota = engine.state.deprecate_quota
+            quota.check(customer.id, now)
             event.deprecate(now)
-            self._deprecate_quota.record(customer.id, now)
+            quota.record(customer.id, now)
             return DeprecateResult(deprecated=event_id)
 
+    def versions(self, event_id: str) -> list[EventVersion]:
+        """The audit trail of an event: every version ever accepted, oldest first."""
+        with self._engine.transaction():
+            event = self._require(event_id)
+            return [
+                EventVersion(
+                    id=event.id,
+                    version=number,
+                    kind=kind,
+                    event_name=name,
+                    properties=dict(properties),
+                    timestamp=event.timestamp,
+                    customer_id=event.customer_id,
+                    external_customer_id=event.external_customer_id,
+                    recorded_at=recorded_at,
+                    backfill_id=None,
+                )
+                for number, (kind, name, properties, recorded_at) in enumerate(
+                    event.versions(), start=1
+                )
+            ]
+
     def _require(self, event_id: str) -> StoredEvent:
-        event = self._sim._store.live.get(event_id)
+        event = self._engine.state.events.live.get(event_id)
         if event is None:
             raise ResourceNotFound.of("Event", event_id)
         return event
@@ -452,10 +474,10 @@ class Events:
         if alias is not None and alias == event.external_customer_id:
             return
         # The other identifier of the same customer is accepted too.
-        owner = self._sim._ledger.owner(event)
+        owner = self._engine.ledger.owner(event)
         given_owner = customer_id
         if alias is not None:
-            holder = self._sim.customers.holder_of(alias)
+            holder = self._engine.customers.holder_of(alias)
             given_owner = holder.id if holder is not None else None
         if owner is not None and given_owner == owner:
             return
@@ -475,7 +497,7 @@ class Events:
         )
 
     def _customer_of(self, event: StoredEvent, action: str) -> CustomerRecord:
-        customers = self._sim.customers
+        customers = self._engine.customers
         if event.customer_id is not None:
             record = customers.get_live(event.customer_id)
             ident = f"customer_id {event.customer_id!r}"
@@ -503,7 +525,7 @@ class Events:
     ) -> EventSearchResponse:
         """Events by id (1..500) with timestamps in ``[start, end)``; amended ones are left out."""
         _refuse_unknown("event search", unknown)
-        limit = self._sim.settings.search_max_event_ids
+        limit = self._engine.settings.search_max_event_ids
         if event_ids is _MISSING:
             raise RequestValidationError("event_ids: field required")
         if type(event_ids) is not list or not all(type(i) is str for i in event_ids):
@@ -519,17 +541,17 @@ class Events:
             end_given = optional_timestamp(timeframe_end, "timeframe_end")
         except ValueError as exc:
             raise RequestValidationError(str(exc)) from None
-        sim = self._sim
-        with sim._operation() as now:
-            start = start_given or now - sim.settings.search_default_lookback
+        engine = self._engine
+        with engine.transaction() as now:
+            start = start_given or now - engine.settings.search_default_lookback
             end = end_given or now
             if end <= start:
                 raise RequestValidationError(
                     f"timeframe_end ({iso(end)}) must be after timeframe_start ({iso(start)})"
                 )
-            ledger = sim._ledger
+            ledger = engine.ledger
             replacing = ledger.replacing(start, end)
-            store = sim._store
+            store = engine.state.events
             data: list[Event] = []
             for event_id in dict.fromkeys(event_ids):
                 candidates: list[StoredEvent] = []
@@ -549,12 +571,12 @@ class Events:
     def _search_item(self, event: StoredEvent, counts: bool) -> Event:
         customer_id = event.customer_id
         alias = event.external_customer_id
-        customers = self._sim.customers
+        customers = self._engine.customers
         if customer_id is None and alias is not None:
             holder = customers.holder_of(alias)
             customer_id = holder.id if holder is not None else None
         elif customer_id is not None and alias is None:
-            record = customers._records.get(customer_id)
+            record = self._engine.state.customers.get(customer_id)
             alias = record.alias if record is not None else None
         return Event(
             id=event.id,

@@ -72,6 +72,9 @@ class CompiledFilter:
     """Every property the filter references, so callers can validate or index on them."""
     _predicate: _Pred = field(repr=False, compare=False)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> CompiledFilter:
+        return self  # immutable (and its compiled closures cannot be copied)
+
     def __call__(self, properties: Mapping[str, Scalar]) -> bool:
         """Whether the filter is TRUE for ``properties``; NULL (unknown) counts as no match."""
         return self._predicate(properties) is True

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["CADENCE_MONTHS", "BillingSchedule", "Cadence", "Period"]
@@ -87,6 +87,9 @@ class BillingSchedule:
     anchor_month: int
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _months: int = field(init=False, repr=False, compare=False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BillingSchedule:
+        return self  # frozen
 
     def __post_init__(self) -> None:
         if self.cadence not in CADENCE_MONTHS:

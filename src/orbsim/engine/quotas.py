@@ -7,23 +7,25 @@ ones fall inside the window ``(now - window, now]``.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from orbsim.engine.timeparse import iso
 from orbsim.errors import TooManyRequests
 
 
+@dataclass(eq=False)
 class RollingQuota:
     """Counts uses per customer over a sliding window, counted by the simulator's clock."""
 
-    def __init__(self, name: str, limit: int, window: timedelta) -> None:
-        self.name = name
-        self.limit = limit
-        self.window = window
-        self._uses: dict[str, deque[datetime]] = {}
+    name: str
+    limit: int = 100
+    window: timedelta = timedelta(days=100)
+    uses: dict[str, deque[datetime]] = field(default_factory=dict)
+    """The times of each customer's counted uses, oldest first."""
 
     def _live(self, customer_id: str, now: datetime) -> deque[datetime]:
-        uses = self._uses.setdefault(customer_id, deque())
+        uses = self.uses.setdefault(customer_id, deque())
         horizon = now - self.window
         while uses and uses[0] <= horizon:
             uses.popleft()

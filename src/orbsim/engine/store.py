@@ -7,6 +7,7 @@ customer's events.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,29 @@ class StoredEvent:
         self.deprecated = False
         self.history: list[Version] | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredEvent:
+        """A copy sharing only immutable values (times, strings, scalar property values); its
+        backfill is copied through ``memo``, so events and backfills keep pointing at each other."""
+        backfill = self.backfill
+        copied = StoredEvent(
+            self.id,
+            self.event_name,
+            dict(self.properties),  # values are scalars: a shallow copy is a deep one
+            self.timestamp,
+            self.hour,
+            self.customer_id,
+            self.external_customer_id,
+            self.ingested_at,
+            None if backfill is None else copy.deepcopy(backfill, memo),
+        )
+        memo[id(self)] = copied
+        copied.deprecated = self.deprecated
+        if self.history is not None:
+            copied.history = [
+                (kind, name, dict(props), at) for kind, name, props, at in self.history
+            ]
+        return copied
+
     @property
     def amended(self) -> bool:
         return self.history is not None and any(v[0] == "amended" for v in self.history)
@@ -112,6 +136,30 @@ class EventStore:
         self.by_alias: dict[str, HourIndex] = {}
         self.backfill_events: dict[str, list[StoredEvent]] = {}
         self.count = 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EventStore:
+        """Written out rather than left to ``copy.deepcopy``'s generic walk, several times faster
+        on large stores; every index of the copy points at the same copied events."""
+        copied = EventStore()
+        memo[id(self)] = copied
+        copies: dict[int, StoredEvent] = {}
+        for bucket in self.by_hour.values():
+            for event in bucket:
+                found = memo.get(id(event))
+                copies[id(event)] = found if found is not None else event.__deepcopy__(memo)
+
+        def index(hours: HourIndex) -> HourIndex:
+            return {hour: [copies[id(e)] for e in bucket] for hour, bucket in hours.items()}
+
+        copied.live = {key: copies[id(e)] for key, e in self.live.items()}
+        copied.by_hour = index(self.by_hour)
+        copied.by_customer_id = {key: index(hours) for key, hours in self.by_customer_id.items()}
+        copied.by_alias = {key: index(hours) for key, hours in self.by_alias.items()}
+        copied.backfill_events = {
+            key: [copies[id(e)] for e in events] for key, events in self.backfill_events.items()
+        }
+        copied.count = self.count
+        return copied
 
     def add(self, event: StoredEvent) -> None:
         if event.backfill is None:

@@ -10,7 +10,7 @@ asserts about its own traffic.
 
 =======  ===========================  ==========================================================
 GET      /_orbsim/state               the state as ``sim.dump`` writes it (format documented in
-                                      ``orbsim.engine.persistence``)
+                                      ``orbsim.statefile``)
 POST     /_orbsim/reset               empty state, same settings, seed and clock; faults, the
                                       request log and rate-limit buckets are cleared too
 GET      /_orbsim/clock               ``{"now": iso, "manual": bool}``
@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from orbsim.clock import ManualClock
-from orbsim.engine.persistence import encode
 from orbsim.engine.timeparse import parse_timestamp
 from orbsim.errors import ConstraintViolation, OrbError, RequestValidationError, URLNotFound
 from orbsim.wire.codec import (
@@ -44,13 +43,10 @@ from orbsim.wire.codec import (
     parse_object,
     problem_response,
 )
-from orbsim.wire.faults import faults_of
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.ratelimit import limiter_of
-from orbsim.wire.recorder import log_of
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 PREFIX = "/_orbsim"
 _MAX_ADVANCE = timedelta(days=365 * 1000)
@@ -95,18 +91,13 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 
 def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
     """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock."""
-    snapshot = sim.snapshot()
-    return 200, encode(snapshot, manual_clock=isinstance(sim.clock, ManualClock))
+    return 200, sim.state_document()
 
 
 def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
     """Back to an empty account: what a freshly started server with these settings would hold."""
-    with sim._lock:
-        fresh = type(sim)(settings=sim.settings, clock=sim.clock, seed=sim.seed)
-        sim.restore(fresh.snapshot())  # also empties the Idempotency-Key store
-        faults_of(sim).clear()
-        log_of(sim).clear()
-        limiter_of(sim).reset()
+    with sim.lock:
+        sim.reset()  # faults, the request log, rate limits and Idempotency-Keys too
         return 200, _clock_view(sim)
 
 
@@ -134,7 +125,7 @@ def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
             "clock/advance: send exactly one of 'seconds' (a number >= 0) and 'to' (an ISO 8601 "
             "time)"
         )
-    with sim._lock:
+    with sim.lock:
         now = sim.now()
         if "seconds" in body:
             target = now + _seconds(body["seconds"])
@@ -188,7 +179,7 @@ _FAULT_FIELDS = ("kind", "method", "path", "times", "probability", "seed", "retr
 
 
 def list_faults(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    return 200, {"data": [fault.to_dict() for fault in faults_of(sim).list()]}
+    return 200, {"data": [fault.to_dict() for fault in sim.faults.list()]}
 
 
 def add_fault(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
@@ -209,14 +200,14 @@ def add_fault(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Pay
     options = dict(body)
     kind = options.pop("kind")
     try:
-        fault = faults_of(sim).add(kind, **options)
+        fault = sim.faults.add(kind, **options)
     except (TypeError, ValueError) as exc:
         raise RequestValidationError(f"faults: {exc}", validation_errors=[str(exc)]) from None
     return 201, fault.to_dict()
 
 
 def clear_faults(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    faults_of(sim).clear()
+    sim.faults.clear()
     return 204, None
 
 
@@ -235,14 +226,14 @@ def list_requests(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
     limit = query.integer("limit")
     if limit is not None and limit < 1:
         raise RequestValidationError("query parameter 'limit' must be at least 1")
-    found = log_of(sim).filter(query.one("method"), query.one("path"), status)
+    found = sim.requests.filter(query.one("method"), query.one("path"), status)
     if limit is not None:
         found = found[-limit:]
     return 200, {"data": [record.to_dict() for record in found]}
 
 
 def clear_requests(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    log_of(sim).clear()
+    sim.requests.clear()
     return 204, None
 
 

@@ -21,8 +21,8 @@ that fires wins. A fault that has fired ``times`` times is spent and leaves ``li
 from a ``random.Random`` per fault, seeded from ``seed=`` or from the simulator's seed and the
 fault's number, so two simulators with the same seed fail on the same requests.
 
-The store lives on the simulator (``sim._wire_faults``); ``routes.dispatch`` looks at it with one
-dictionary lookup and one truthiness check, so a simulator without faults pays nothing more.
+The store is part of the simulator's ``WireState`` (``sim.wire.faults``); ``routes.dispatch``
+looks at it with one truthiness check, so a simulator without faults pays nothing more.
 """
 
 from __future__ import annotations
@@ -47,12 +47,11 @@ from orbsim.errors import (
     ResourceConflict,
     TooManyRequests,
 )
-from orbsim.wire.attached import attached
 from orbsim.wire.codec import JSON
 from orbsim.wire.messages import WireResponse
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    pass
 
 TRANSPORT_KINDS: Final[frozenset[str]] = frozenset(
     {"connect_error", "read_timeout", "lost_response"}
@@ -184,6 +183,16 @@ class Faults:
         self._lock = threading.Lock()
         self._added = 0
 
+    @property
+    def armed(self) -> bool:
+        """Whether any fault is armed (read without the lock: the fast path of ``dispatch``)."""
+        return bool(self._active)
+
+    def configure(self, seed: int | str | None, default_retry_after_ms: int) -> None:
+        """Follow the simulator's current seed and settings (``restore`` may change them)."""
+        self._seed = seed
+        self.default_retry_after_ms = default_retry_after_ms
+
     def add(
         self,
         kind: int | str,
@@ -312,18 +321,6 @@ class Faults:
                     self._active = [f for f in self._active if f is not fault]
                 return fault
         return None
-
-
-_ATTRIBUTE = "_wire_faults"
-
-
-def faults_of(sim: OrbSim) -> Faults:
-    """The simulator's fault store, created on first use; its defaults follow the simulator's
-    current seed and settings (``restore`` may have changed them)."""
-    store = attached(sim, _ATTRIBUTE, lambda: Faults(sim.seed, sim.settings.fault_retry_after_ms))
-    store._seed = sim.seed
-    store.default_retry_after_ms = sim.settings.fault_retry_after_ms
-    return store
 
 
 def status_response(fault: Fault, method: str, path: str) -> WireResponse:

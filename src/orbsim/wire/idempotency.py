@@ -15,12 +15,10 @@ long) - those are recomputed identically anyway.
 Keys are compared on method, path (``/v1`` prefix ignored), query and a SHA-256 of the body, so
 memory per key stays small. Expiry uses the simulator's clock; expired keys are dropped lazily.
 
-The store is part of the simulator's state: it is ``sim._wire_idempotency`` (named in
-``OrbSim._PERSISTED``), so ``snapshot``/``restore`` and ``dump``/``load`` carry it with the engine
-state it describes. Otherwise a POST retried after ``restore`` would replay the answer for a
-customer the restore removed, and a POST retried after a server restart with ``--state`` would
-run a second time. ``OrbSim`` creates it on first use, so the engine never imports the wire layer
-until HTTP (or a snapshot) needs it.
+The store is part of the simulator's state: it is ``sim.wire.idempotency``, and ``OrbSim``'s
+``snapshot``/``restore`` and ``dump``/``load`` carry it with the engine state it describes.
+Otherwise a POST retried after ``restore`` would replay the answer for a customer the restore
+removed, and a POST retried after a server restart with ``--state`` would run a second time.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from orbsim.wire.codec import problem_response
 from orbsim.wire.messages import WireRequest, WireResponse
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -86,6 +84,10 @@ class IdempotencyStore:
         return len(self.entries)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> IdempotencyStore:
+        return self.copy()
+
+    def copy(self) -> IdempotencyStore:
+        """A copy for a snapshot (entries are immutable, so only the containers are copied)."""
         copied = IdempotencyStore()
         copied.entries = dict(self.entries)
         copied._order = deque(self._order)
@@ -163,11 +165,6 @@ def _text(value: Any) -> str:
     return value
 
 
-def store_of(sim: OrbSim) -> IdempotencyStore:
-    """The simulator's key store (``sim._wire_idempotency``, created on first use)."""
-    return sim._wire_idempotency
-
-
 def _now(sim: OrbSim) -> datetime:
     """The simulator's clock, read directly (no backfill settling is needed to compare keys)."""
     now = sim.clock.now()
@@ -187,8 +184,8 @@ def run(
     path = request.path[3:] if request.path.startswith("/v1/") else request.path
     method = request.method.upper()
     fingerprint = (method, path, request.query, hashlib.sha256(request.body).digest())
-    with sim._lock:  # check, execute and store as one step: the server is threaded
-        store = store_of(sim)  # inside the lock: ``restore`` may replace the store
+    with sim.lock:  # check, execute and store as one step: the server is threaded
+        store = sim.wire.idempotency  # inside the lock: ``restore`` may replace the store
         now = _now(sim)
         entry = store.lookup(key, now)
         if entry is not None:

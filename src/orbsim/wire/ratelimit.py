@@ -32,12 +32,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from orbsim.errors import TooManyRequests
-from orbsim.wire.attached import attached
 from orbsim.wire.codec import JSON
 from orbsim.wire.messages import WireResponse
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
     from orbsim.settings import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -137,11 +135,3 @@ def count_events(body: bytes) -> int:
         if type(events) is list:
             return len(events)
     return 0
-
-
-_ATTRIBUTE = "_wire_ratelimit"
-
-
-def limiter_of(sim: OrbSim) -> RateLimiter:
-    """The simulator's buckets, created on first use."""
-    return attached(sim, _ATTRIBUTE, RateLimiter)

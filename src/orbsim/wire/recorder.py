@@ -25,12 +25,11 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
-from orbsim.wire.attached import attached
 from orbsim.wire.faults import BEFORE_DISPATCH
 from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    pass
 
 DEFAULT_LIMIT = 10_000
 
@@ -460,11 +459,3 @@ def _describe(method: str | None, path: str | None, status: int | str | None) ->
     if status is not None:
         text += f" (status {status})"
     return text
-
-
-_ATTRIBUTE = "_wire_requests"
-
-
-def log_of(sim: OrbSim) -> RequestLog:
-    """The simulator's request log, created on first use."""
-    return attached(sim, _ATTRIBUTE, RequestLog)

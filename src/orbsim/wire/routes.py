@@ -42,13 +42,13 @@ from orbsim.wire.codec import (
 from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
 from orbsim.wire.idempotency import run as run_idempotent
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.ratelimit import count_events, limiter_of
-from orbsim.wire.recorder import RequestLog, log_of
+from orbsim.wire.ratelimit import count_events
+from orbsim.wire.recorder import RequestLog
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 log = logging.getLogger("orbsim.wire")
 
@@ -408,8 +408,6 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
 
 ADMIN_PREFIX = "/_orbsim/"
 _ADMIN_PREFIXES = (ADMIN_PREFIX, "/v1" + ADMIN_PREFIX)
-_FAULTS = "_wire_faults"  # attribute names of the wire state kept on the simulator
-_LOG = "_wire_requests"
 
 
 def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
@@ -425,13 +423,11 @@ def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
     try:
         if request.path.startswith(_ADMIN_PREFIXES):
             return _admin(sim, request)
-        state = sim.__dict__
-        log = state.get(_LOG)
-        if log is None:
-            log = log_of(sim)
+        wire = sim.wire
+        log = wire.requests
         at = sim.clock.now()
-        faults = state.get(_FAULTS)
-        if faults is not None and faults._active:
+        faults = wire.faults
+        if faults.armed:
             return _dispatch_faulty(sim, request, faults, log, at)
         response, limited = _serve(sim, request, at)
         log.record(at, request, response, None, limited)
@@ -492,7 +488,7 @@ def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireRespons
             )
         if settings.requests_per_second is not None or settings.events_per_minute is not None:
             events = count_events(request.body) if route.handler is ingest else 0
-            refusal = limiter_of(sim).admit(settings, api_key, at, events)
+            refusal = sim.wire.limiter.admit(settings, api_key, at, events)
             if refusal is not None:
                 return refusal, True
         key = headers.get("idempotency-key") if method == "POST" else None

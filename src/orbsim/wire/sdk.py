@@ -16,7 +16,7 @@ from orbsim.wire.transport import AsyncOrbSimTransport, OrbSimTransport
 if TYPE_CHECKING:
     import orb
 
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 BASE_URL = "http://orbsim.test/v1"
 API_KEY = "test-key"

@@ -37,7 +37,7 @@ from orbsim.wire.codec import problem_response
 from orbsim.wire.messages import WireRequest, WireResponse
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 Dispatch = Callable[["OrbSim", WireRequest], WireResponse]
 """The signature of ``orbsim.wire.routes.dispatch``."""

@@ -61,13 +61,11 @@ from orbsim.clock import ManualClock, SystemClock
 from orbsim.errors import OrbInternalServerError
 from orbsim.wire.codec import problem_response
 from orbsim.wire.faults import BEFORE_DISPATCH
-from orbsim.wire.idempotency import REPLAYED, store_of
+from orbsim.wire.idempotency import REPLAYED
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.ratelimit import limiter_of
-from orbsim.wire.recorder import log_of
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 JOURNAL_FORMAT = "orbsim-journal"
 JOURNAL_VERSION = 1
@@ -272,7 +270,7 @@ class StateFile:
         entries = read_journal(self.journal_path, base)
         sim = self.sim
         for number, entry in enumerate(entries, start=1):
-            with sim._lock:
+            with sim.lock:
                 if entry.at is None:
                     response = dispatch(sim, entry.request)
                 else:
@@ -286,14 +284,14 @@ class StateFile:
                     file=sys.stderr,
                 )
         # The replay is not traffic: the request log and rate-limit buckets start empty.
-        log_of(sim).clear()
-        limiter_of(sim).reset()
+        sim.wire.requests.clear()
+        sim.wire.limiter.reset()
         return len(entries)
 
     def compact(self) -> None:
         """Write the whole state to ``path`` and start an empty journal continuing it."""
         sim = self.sim
-        with sim._lock:
+        with sim.lock:
             self._close_journal()
             sim.dump(self.path)
             data = self.path.read_bytes()
@@ -314,7 +312,7 @@ class StateFile:
 
     def close(self) -> None:
         """Final compaction (after the server stopped): the state file alone holds everything."""
-        with self.sim._lock:
+        with self.sim.lock:
             self.closed = True
             if self.failed is None:
                 self.compact()
@@ -336,7 +334,7 @@ class StateFile:
         method = request.method.upper()
         if method in SAFE_METHODS:
             return self.inner(sim, request)
-        with sim._lock:
+        with sim.lock:
             if self.failed is not None:
                 return _refused(self.failed)
             if self.closed:  # a straggler after the final save: it must not run unrecorded
@@ -344,7 +342,7 @@ class StateFile:
                     OrbInternalServerError("orbsim is shutting down; the request did not run")
                 )
             admin = _is_admin(request.path)
-            store = store_of(sim)
+            store = sim.wire.idempotency
             kept = store.stored
             at: datetime | None = None
             if admin:
@@ -355,7 +353,11 @@ class StateFile:
                     response = self.inner(sim, request)
             try:
                 self._persist(
-                    request, response, at, admin, store_of(sim) is store and store.stored != kept
+                    request,
+                    response,
+                    at,
+                    admin,
+                    sim.wire.idempotency is store and store.stored != kept,
                 )
             except Exception as exc:
                 return self._fail(exc)

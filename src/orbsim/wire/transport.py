@@ -23,7 +23,7 @@ from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
 from orbsim.wire.routes import dispatch
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.sim import OrbSim
 
 __all__ = ["AsyncOrbSimTransport", "HeaderView", "OrbSimTransport"]
 

@@ -1,0 +1,97 @@
+"""``Engine``: one account's state, its clock, its lock and the resource services over them.
+
+Every public operation of a service runs in ``engine.transaction()``: it takes the (reentrant)
+lock, reads the clock once, settles the backfill transitions that came due since the last call
+(each at the moment it was due) and hands that one reading of the time to the caller, so
+behaviour is the same under freezegun, time-machine or a ManualClock::
+
+    with engine.transaction() as now:
+        record = engine.state.customers[...]
+
+The services keep no state: they read ``engine.state`` inside the transaction, so ``swap`` (a
+restore) and ``reset`` take effect for all of them at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from orbsim.clock import Clock
+from orbsim.engine.billing import Plans, Subscriptions
+from orbsim.engine.customers import Customers
+from orbsim.engine.events import Events
+from orbsim.engine.ledger import Ledger
+from orbsim.engine.state import AccountState
+from orbsim.settings import Settings
+
+
+class Transaction:
+    """The context of one operation (see the module docstring). One reusable object per
+    engine, because it runs on every call, the ingest hot path included."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> datetime:
+        engine = self._engine
+        lock = engine.lock
+        lock.acquire()
+        try:
+            now = engine.clock.now()
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=UTC)
+            engine.events.backfills.settle(now)
+        except BaseException:
+            lock.release()
+            raise
+        return now
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._engine.lock.release()
+
+
+class Engine:
+    """The domain of one simulated account; ``OrbSim`` is the facade over it."""
+
+    def __init__(self, settings: Settings, clock: Clock, seed: int | str | None = 0) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        """Reentrant; held by every transaction. Hold it to make several calls one step."""
+        self.state = AccountState.fresh(settings, seed)
+        self._transaction = Transaction(self)
+        self.ledger = Ledger(self)
+        self.customers = Customers(self)
+        self.plans = Plans(self)
+        self.subscriptions = Subscriptions(self)
+        self.events = Events(self)
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    def transaction(self) -> Transaction:
+        """Lock, read the clock once, settle what became due; ``with ... as now``."""
+        return self._transaction
+
+    def now(self) -> datetime:
+        with self._transaction as now:
+            return now
+
+    def copy_state(self) -> tuple[datetime, AccountState]:
+        """The time and a private copy of the state, taken in one transaction."""
+        with self._transaction as now:
+            return now, self.state.copy()
+
+    def swap(self, state: AccountState) -> AccountState:
+        """Install ``state`` (the caller gives up ownership of it); returns the one replaced."""
+        with self.lock:
+            old, self.state = self.state, state
+            return old
+
+    def reset(self) -> None:
+        """An empty account with the same settings and seed."""
+        with self.lock:
+            self.state = AccountState.fresh(self.state.settings, self.state.seed)
