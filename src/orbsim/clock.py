@@ -10,6 +10,8 @@ import datetime as _dt
 import threading
 from typing import Protocol, runtime_checkable
 
+from orbsim.times import to_utc
+
 UTC = _dt.UTC
 
 
@@ -31,10 +33,7 @@ class SystemClock:
         return "SystemClock()"
 
 
-def _aware(value: _dt.datetime) -> _dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+_aware = to_utc
 
 
 class ManualClock:

@@ -14,9 +14,8 @@ tax ids reuse the response models, which have the same shape.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired, Required
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -40,6 +39,7 @@ from orbsim.models import (
     CustomerTaxId,
     PaymentProvider,
 )
+from orbsim.times import to_utc, zone
 
 __all__ = [
     "AccountingProviderInput",
@@ -93,18 +93,12 @@ def _check_currency(value: str) -> str:
 
 def _check_timezone(value: str) -> str:
     """Refuse unknown IANA names here, before they can break billing-period arithmetic later."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError("must be an IANA timezone name such as 'America/Los_Angeles'") from None
+    if zone(value) is None:
+        raise ValueError("must be an IANA timezone name such as 'America/Los_Angeles'")
     return value
 
 
-def _to_utc(value: datetime) -> datetime:
-    """Orb reads a time without an offset as UTC; other offsets are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+_to_utc = to_utc
 
 
 Email = Annotated[str, Field(max_length=500), AfterValidator(_check_email)]

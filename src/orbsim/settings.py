@@ -7,9 +7,10 @@ setting (a longer grace period, a lower amendment quota) builds its own ``Settin
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orbsim.times import zone
 
 
 class Settings(BaseModel):
@@ -63,8 +64,6 @@ class Settings(BaseModel):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        if zone(value) is None:
+            raise ValueError(f"unknown IANA timezone {value!r}")
         return value

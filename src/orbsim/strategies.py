@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from orbsim.engine.validation import EVENT_KEYS
 from orbsim.settings import Settings
+from orbsim.times import to_utc
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
@@ -70,10 +71,7 @@ _JSON_INT = 2**53  # integers beyond this lose precision in JavaScript-based JSO
 
 
 def _utc(value: datetime | str) -> datetime:
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _micros(delta: timedelta) -> int:

@@ -191,18 +191,18 @@ class Subscriptions:
                 if now < previous.end + grace:
                     return
                 reasons.append(
-                    f"it lies in billing period {_span(previous)} of subscription {sub.id}, "
+                    f"it lies in billing period {_interval(previous)} of subscription {sub.id}, "
                     f"which was invoiced at {iso(previous.end + grace)} (end + grace period)"
                 )
                 continue
             if timestamp < current.start:
                 reasons.append(
-                    f"it is before the current billing period {_span(current)} of subscription "
+                    f"it is before the current billing period {_interval(current)} of subscription "
                     f"{sub.id} and not in a previous period still within its grace period"
                 )
             else:
                 reasons.append(
-                    f"it is after the current billing period {_span(current)} of subscription "
+                    f"it is after the current billing period {_interval(current)} of subscription "
                     f"{sub.id}"
                 )
         raise ConstraintViolation(
@@ -397,5 +397,5 @@ def _local_midnight(now: datetime, timezone: str) -> datetime:
     return datetime.combine(local.date(), time(0), tzinfo=ZoneInfo(timezone))
 
 
-def _span(period: Period) -> str:
+def _interval(period: Period) -> str:
     return f"[{iso(period.start)}, {iso(period.end)})"

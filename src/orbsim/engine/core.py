@@ -24,6 +24,7 @@ from orbsim.engine.events import Events
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
 from orbsim.settings import Settings
+from orbsim.times import to_utc
 
 
 class Transaction:
@@ -41,8 +42,8 @@ class Transaction:
         lock.acquire()
         try:
             now = engine.clock.now()
-            if now.tzinfo is None:
-                now = now.replace(tzinfo=UTC)
+            if now.tzinfo is not UTC:
+                now = to_utc(now)
             engine.events.backfills.settle(now)
         except BaseException:
             lock.release()

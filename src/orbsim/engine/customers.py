@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
@@ -22,6 +21,7 @@ from orbsim.errors import (
 )
 from orbsim.models import Customer, Page, PaginationMetadata
 from orbsim.params import EditCustomerParams, NewCustomerParams
+from orbsim.times import zone
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
@@ -62,12 +62,10 @@ class CustomerRecord:
 
 
 def _check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    if zone(name) is None:
         raise RequestValidationError(
             f"timezone: {name!r} is not an IANA timezone name (e.g. 'America/New_York')"
-        ) from None
+        )
     return name
 
 

@@ -33,6 +33,7 @@ from orbsim.models import (
     IngestResponse,
     PaginationMetadata,
 )
+from orbsim.times import span
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
@@ -319,13 +320,13 @@ class Events:
             if timestamp > latest:
                 errors.append(
                     f"timestamp {iso(timestamp)} is more than "
-                    f"{_span(settings.future_tolerance)} in the future (now {iso(now)})"
+                    f"{span(settings.future_tolerance)} in the future (now {iso(now)})"
                 )
             elif backfill is None:
                 if timestamp < earliest:
                     errors.append(
                         f"timestamp {iso(timestamp)} is older than the grace period of "
-                        f"{_span(settings.grace_period)} (earliest accepted {iso(earliest)}); "
+                        f"{span(settings.grace_period)} (earliest accepted {iso(earliest)}); "
                         "use a backfill for older events"
                     )
             elif not backfill.timeframe_start <= timestamp < backfill.timeframe_end:
@@ -612,19 +613,6 @@ def _same_body(first: dict[str, Any], second: dict[str, Any]) -> bool:
         elif left != right:
             return False
     return True
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds <= 0 or delta.microseconds:
-        return f"{delta.total_seconds():g} seconds"
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return f"{hours} hour" + ("s" if hours != 1 else "")
-    if seconds % 60 == 0:
-        minutes = seconds // 60
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    return f"{seconds} seconds"
 
 
 def _batch_error(failed: dict[str, list[str]], total: int) -> RequestValidationError:

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from orbsim.times import zone
 
 __all__ = ["CADENCE_MONTHS", "BillingSchedule", "Cadence", "Period"]
 
@@ -37,11 +39,9 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 def _load_zone(name: str) -> ZoneInfo:
     """Return the (cached) ``ZoneInfo`` for ``name``, or raise ``ValueError`` if it is unknown."""
-    try:
-        if isinstance(name, str) and name:
-            return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
+    found = zone(name)
+    if found is not None:
+        return found
     raise ValueError(f"unknown timezone {name!r}: expected an IANA name like 'America/New_York'")
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from orbsim.engine.timeparse import iso
 from orbsim.errors import TooManyRequests
+from orbsim.times import span
 
 
 @dataclass(eq=False)
@@ -41,19 +42,9 @@ class RollingQuota:
             frees_at = uses[0] + self.window if uses else now
             raise TooManyRequests(
                 f"{self.name} limit reached: customer {customer_id} already has {len(uses)} "
-                f"{self.name}s in the last {_span(self.window)} (limit {self.limit}); the next one "
+                f"{self.name}s in the last {span(self.window)} (limit {self.limit}); the next one "
                 f"is allowed at {iso(frees_at)}. Use a backfill for larger corrections."
             )
 
     def record(self, customer_id: str, now: datetime) -> None:
         self._live(customer_id, now).append(now)
-
-
-def _span(window: timedelta) -> str:
-    """``100 days``, ``1 hour``, ``90 seconds``: the window in the largest whole unit."""
-    seconds = window.total_seconds()
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return f"{count} {unit}" + ("s" if count != 1 else "")
-    return f"{seconds:g} seconds"

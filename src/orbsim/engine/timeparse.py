@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from orbsim.times import to_utc
+
 _ZERO = timedelta(0)
 
 
@@ -26,14 +28,7 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
         raise ValueError(f"{field}: expected a date-time, got the date {value.isoformat()!r}")
     else:
         raise ValueError(f"{field}: expected an ISO 8601 timestamp string, got {value!r}")
-    offset = parsed.utcoffset()
-    if offset is None:
-        return parsed.replace(tzinfo=UTC)
-    if parsed.tzinfo is UTC:
-        return parsed
-    if offset == _ZERO:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed)
 
 
 def optional_timestamp(value: object, field: str) -> datetime | None:

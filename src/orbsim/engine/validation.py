@@ -5,8 +5,10 @@ Each check appends a message naming the field, the rule and the offending value.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from orbsim.times import to_utc
 
 EVENT_KEYS = frozenset(
     (
@@ -52,14 +54,7 @@ def check_timestamp(value: object, errors: list[str]) -> datetime | None:
     else:
         errors.append(f"timestamp: expected an ISO 8601 string, got {short(value)}")
         return None
-    tzinfo = parsed.tzinfo
-    if tzinfo is UTC:
-        return parsed
-    if tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    if parsed.utcoffset() == _ZERO:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed)
 
 
 def check_properties(value: object, errors: list[str]) -> dict[str, Any] | None:

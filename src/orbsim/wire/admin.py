@@ -43,7 +43,7 @@ from orbsim.wire.codec import (
     parse_object,
     problem_response,
 )
-from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.messages import WireRequest, WireResponse, api_path
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
@@ -61,7 +61,7 @@ AdminHandler = Callable[["OrbSim", Query, dict[str, Any]], tuple[int, Payload]]
 def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
     """Answer an admin request; unknown admin paths and methods are URLNotFound like any other."""
     try:
-        path = request.path.removeprefix("/v1")
+        path = api_path(request.path)
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         method = request.method.upper()

@@ -48,7 +48,7 @@ from orbsim.errors import (
     TooManyRequests,
 )
 from orbsim.wire.codec import JSON
-from orbsim.wire.messages import WireResponse
+from orbsim.wire.messages import WireResponse, api_path
 
 if TYPE_CHECKING:
     pass
@@ -217,8 +217,7 @@ class Faults:
             raise ValueError(f"method must be an HTTP method or '*', got {method!r}")
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be an fnmatch pattern such as '/ingest', got {path!r}")
-        if path.startswith("/v1/"):
-            path = path[3:]
+        path = api_path(path)
         if times is UNSET:
             times = None if probability is not None else 1
         if times is not None and (isinstance(times, bool) or not isinstance(times, int)):

@@ -23,16 +23,16 @@ removed, and a POST retried after a server restart with ``--state`` would run a 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from orbsim.errors import RequestValidationError, ResourceConflict
+from orbsim.times import to_utc
 from orbsim.wire.codec import problem_response
-from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.messages import WireRequest, WireResponse, api_path, decode_body, encode_body
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
@@ -117,10 +117,6 @@ class IdempotencyStore:
 
 def _encode_entry(entry: Entry) -> dict[str, Any]:
     method, path, query, digest = entry.request
-    try:
-        body: dict[str, str] = {"body": entry.body.decode("utf-8")}
-    except UnicodeDecodeError:  # pragma: no cover - every stored answer is JSON or empty
-        body = {"body_base64": base64.b64encode(entry.body).decode("ascii")}
     return {
         "key": entry.key,
         "expires_at": entry.expires_at.isoformat(),
@@ -130,17 +126,14 @@ def _encode_entry(entry: Entry) -> dict[str, Any]:
         "body_sha256": digest.hex(),
         "status": entry.status,
         "headers": [[name, value] for name, value in entry.headers],
-        **body,
+        **encode_body(entry.body),
     }
 
 
 def _decode_entry(item: Any, index: int) -> Entry:
     where = f"idempotency keys[{index}]"
     try:
-        if "body_base64" in item:
-            body = base64.b64decode(item["body_base64"], validate=True)
-        else:
-            body = item["body"].encode("utf-8")
+        body = decode_body(item)
         expires_at = datetime.fromisoformat(item["expires_at"])
         if expires_at.tzinfo is None:
             raise ValueError(f"expires_at {item['expires_at']!r} has no UTC offset")
@@ -168,7 +161,7 @@ def _text(value: Any) -> str:
 def _now(sim: OrbSim) -> datetime:
     """The simulator's clock, read directly (no backfill settling is needed to compare keys)."""
     now = sim.clock.now()
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return to_utc(now)
 
 
 def run(
@@ -181,7 +174,7 @@ def run(
             f"{HEADER} must be 1 to {settings.idempotency_key_max_length} characters long; "
             f"got {len(key)} characters"
         )
-    path = request.path[3:] if request.path.startswith("/v1/") else request.path
+    path = api_path(request.path)
     method = request.method.upper()
     fingerprint = (method, path, request.query, hashlib.sha256(request.body).digest())
     with sim.lock:  # check, execute and store as one step: the server is threaded

@@ -8,6 +8,7 @@ of httpx headers (here so the request log can use its raw index without importin
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -85,3 +86,35 @@ class HeaderView(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._raw)
+
+
+ADMIN_PREFIX = "/_orbsim/"
+"""Paths of the simulator's own control API (``admin.py``), also reachable under ``/v1``."""
+ADMIN_PREFIXES = (ADMIN_PREFIX, "/v1" + ADMIN_PREFIX)
+
+
+def api_path(path: str) -> str:
+    """``path`` without the SDK's ``/v1`` prefix (the one place that strips it)."""
+    return path[3:] if path.startswith("/v1/") else path
+
+
+def is_admin(path: str) -> bool:
+    return path.startswith(ADMIN_PREFIXES)
+
+
+def encode_body(body: bytes) -> dict[str, str]:
+    """A body as JSON data: ``{"body": text}`` if it is UTF-8, else ``{"body_base64": ...}``."""
+    try:
+        return {"body": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"body_base64": base64.b64encode(body).decode("ascii")}
+
+
+def decode_body(data: Mapping[str, Any]) -> bytes:
+    """The bytes of an ``encode_body`` mapping; raises ValueError, KeyError or TypeError."""
+    if "body_base64" in data:
+        return base64.b64decode(data["body_base64"], validate=True)
+    text = data["body"]
+    if type(text) is not str:
+        raise ValueError(f"body: expected a string, got {text!r}")
+    return text.encode("utf-8")

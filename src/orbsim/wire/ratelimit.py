@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from orbsim.errors import TooManyRequests
+from orbsim.times import to_utc
 from orbsim.wire.codec import JSON
 from orbsim.wire.messages import WireResponse
 
@@ -56,8 +57,7 @@ class RateLimiter:
         self, settings: Settings, api_key: str, now: datetime, events: int
     ) -> WireResponse | None:
         """None if the request may proceed (its tokens are taken); else the 429 answer."""
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
+        now = to_utc(now)
         at = Fraction((now - _EPOCH) // _MICROSECOND)
         rps = settings.requests_per_second
         epm = settings.events_per_minute

@@ -20,13 +20,14 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
+from orbsim.times import to_utc
 from orbsim.wire.faults import BEFORE_DISPATCH
-from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
+from orbsim.wire.messages import HeaderView, WireRequest, WireResponse, api_path
 
 if TYPE_CHECKING:
     pass
@@ -74,10 +75,6 @@ def _text_headers(values: tuple[str | bytes | None, ...]) -> dict[str, str]:
     return found
 
 
-def _strip_v1(path: str) -> str:
-    return path[3:] if path.startswith("/v1/") else path
-
-
 def _decode(body: bytes) -> Any:
     """JSON if it parses, else the text (or None when empty)."""
     if not body:
@@ -97,10 +94,10 @@ class RecordedRequest:
         self.index: int = entry[0]
         """Position in the simulator's lifetime (1 = first request), kept across ``clear()``."""
         at = entry[1]
-        self.at: datetime = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        self.at: datetime = to_utc(at)
         """When it arrived, by the simulator's clock."""
         self.method: str = entry[2].upper()
-        self.path: str = _strip_v1(entry[3])
+        self.path: str = api_path(entry[3])
         """The path without ``/v1``, still percent-encoded."""
         self.fault: int | str | None = entry[11]
         """The injected fault's kind (an HTTP status or a transport kind), if one applied."""
@@ -350,7 +347,7 @@ class RequestLog:
         the path without ``/v1`` (``"/events/backfills*"``); ``status``: an int or ``"4xx"``.
         """
         wanted_method = None if method is None or method == "*" else method.upper()
-        pattern = None if path is None else _strip_v1(path)
+        pattern = None if path is None else api_path(path)
         found = []
         for entry in self._snapshot():
             record = RecordedRequest(entry)

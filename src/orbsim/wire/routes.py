@@ -41,7 +41,7 @@ from orbsim.wire.codec import (
 )
 from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
 from orbsim.wire.idempotency import run as run_idempotent
-from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.messages import WireRequest, WireResponse, api_path, is_admin
 from orbsim.wire.ratelimit import count_events
 from orbsim.wire.recorder import RequestLog
 
@@ -378,8 +378,7 @@ for _r in ROUTES:
 
 def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
     """The route for ``method`` and a raw path (``/v1`` prefix optional), and its parameters."""
-    if path.startswith("/v1/"):
-        path = path[3:]
+    path = api_path(path)
     route = _STATIC.get((method, path))
     if route is not None:
         return route, ()
@@ -406,10 +405,6 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
 # Dispatch
 
 
-ADMIN_PREFIX = "/_orbsim/"
-_ADMIN_PREFIXES = (ADMIN_PREFIX, "/v1" + ADMIN_PREFIX)
-
-
 def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
     """Answer one request. Never raises: errors become Orb's problem+json responses.
 
@@ -421,7 +416,7 @@ def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
     read and a deque append.
     """
     try:
-        if request.path.startswith(_ADMIN_PREFIXES):
+        if is_admin(request.path):
             return _admin(sim, request)
         wire = sim.wire
         log = wire.requests
@@ -452,7 +447,7 @@ def _dispatch_faulty(
 ) -> WireResponse:
     """``dispatch`` while faults are armed: the first one that fires shapes the answer."""
     method = request.method.upper()
-    path = request.path[3:] if request.path.startswith("/v1/") else request.path
+    path = api_path(request.path)
     fault = faults.take(method, path)
     if fault is None:
         response, limited = _serve(sim, request, at)

@@ -44,7 +44,6 @@ but not a crash of the machine; compactions (``sim.dump``) are atomic and fsynce
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -62,7 +61,14 @@ from orbsim.errors import OrbInternalServerError
 from orbsim.wire.codec import problem_response
 from orbsim.wire.faults import BEFORE_DISPATCH
 from orbsim.wire.idempotency import REPLAYED
-from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.messages import (
+    WireRequest,
+    WireResponse,
+    api_path,
+    decode_body,
+    encode_body,
+    is_admin,
+)
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
@@ -70,7 +76,6 @@ if TYPE_CHECKING:
 JOURNAL_FORMAT = "orbsim-journal"
 JOURNAL_VERSION = 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ADMIN_PREFIXES = ("/_orbsim/", "/v1/_orbsim/")
 _NOISE = frozenset(
     {"host", "connection", "content-length", "accept", "accept-encoding", "user-agent"}
 )
@@ -137,11 +142,8 @@ def _encode_request(request: WireRequest, at: datetime | None, status: int) -> b
         "query": request.query,
         "headers": {name: value for name, value in request.headers.items() if name not in _NOISE},
         "status": status,
+        **encode_body(request.body),
     }
-    try:
-        entry["body"] = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        entry["body_base64"] = base64.b64encode(request.body).decode("ascii")
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
@@ -156,10 +158,7 @@ class JournalEntry:
 
 def _decode_request(line: bytes) -> JournalEntry:
     data = json.loads(line)
-    if "body_base64" in data:
-        body = base64.b64decode(data["body_base64"], validate=True)
-    else:
-        body = data["body"].encode("utf-8")
+    body = decode_body(data)
     at = None if data["at"] is None else datetime.fromisoformat(data["at"])
     headers = {str(k): str(v) for k, v in data["headers"].items()}
     request = WireRequest(data["method"], data["path"], data["query"], headers, body)
@@ -198,10 +197,6 @@ def read_journal(path: Path, base: str) -> list[JournalEntry]:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{number}: unreadable journal entry ({exc!r})") from None
     return entries
-
-
-def _is_admin(path: str) -> bool:
-    return path.startswith(ADMIN_PREFIXES)
 
 
 def _never_ran(response: WireResponse) -> bool:
@@ -341,7 +336,7 @@ class StateFile:
                 return problem_response(
                     OrbInternalServerError("orbsim is shutting down; the request did not run")
                 )
-            admin = _is_admin(request.path)
+            admin = is_admin(request.path)
             store = sim.wire.idempotency
             kept = store.stored
             at: datetime | None = None
@@ -375,7 +370,7 @@ class StateFile:
         docstring), or compact when its effect cannot be known from the answer."""
         status = response.status
         if admin:
-            path = request.path.removeprefix("/v1")
+            path = api_path(request.path)
             if status < 300 and path == "/_orbsim/reset":
                 self.compact()
             elif status < 300 and path == "/_orbsim/clock/advance":
