@@ -12,18 +12,19 @@ _ALPHABET = string.ascii_letters + string.digits
 class IdGenerator:
     """Generates 16-character alphanumeric ids (Orb's style) from a seeded RNG."""
 
-    def __init__(self, seed: int | str | None = 0) -> None:
+    def __init__(
+        self, seed: int | str | None = 0, *, rng_state: object = None, issued: Iterable[str] = ()
+    ) -> None:
         self._rng = random.Random(seed)
-        self._issued: set[str] = set()
+        if rng_state is not None:
+            self._rng.setstate(rng_state)  # type: ignore[arg-type]
+        self._issued: set[str] = set(issued)
 
     @classmethod
     def restored(cls, rng_state: object, issued: Iterable[str]) -> IdGenerator:
         """A generator continuing from ``state()`` with the ids in ``issued`` already used;
         raises TypeError or ValueError for something that is not a ``random.Random`` state."""
-        generator = cls(None)
-        generator._rng.setstate(rng_state)  # type: ignore[arg-type]
-        generator._issued = set(issued)
-        return generator
+        return cls(None, rng_state=rng_state, issued=issued)
 
     def new(self, prefix: str = "") -> str:
         while True:

@@ -154,6 +154,16 @@ class Fault:
             "active": self.active,
         }
 
+    def detach(self) -> None:
+        """Mark it spent or removed (its ``Faults`` calls this; use ``remove`` to disarm)."""
+        self._owner = None
+
+    def draw(self) -> bool:
+        """Whether it fires this time: always without ``probability``, else a seeded draw."""
+        rng = self._random
+        probability = self.probability
+        return rng is None or probability is None or rng.random() < probability
+
     def remove(self) -> None:
         """Disarm this fault (no-op if already spent or removed)."""
         owner = self._owner
@@ -280,7 +290,7 @@ class Faults:
             kept = []
             for armed in self._active:
                 if armed is fault or armed.id == fault:
-                    armed._owner = None
+                    armed.detach()
                 else:
                     kept.append(armed)
             self._active = kept
@@ -289,7 +299,7 @@ class Faults:
         """Disarm every fault."""
         with self._lock:
             for fault in self._active:
-                fault._owner = None
+                fault.detach()
             self._active = []
 
     def __len__(self) -> int:
@@ -310,13 +320,11 @@ class Faults:
             for fault in self._active:
                 if not fault.matches(method, path):
                     continue
-                rng = fault._random
-                probability = fault.probability
-                if rng is not None and probability is not None and rng.random() >= probability:
+                if not fault.draw():
                     continue
                 fault.fired += 1
                 if fault.times is not None and fault.fired >= fault.times:
-                    fault._owner = None
+                    fault.detach()
                     self._active = [f for f in self._active if f is not fault]
                 return fault
         return None

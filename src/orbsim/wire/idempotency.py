@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
@@ -61,10 +61,11 @@ class IdempotencyStore:
 
     __slots__ = ("_order", "entries", "stored")
 
-    def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
-        self._order: deque[Entry] = deque()
-        self.stored = 0
+    def __init__(self, entries: Iterable[Entry] = (), stored: int = 0) -> None:
+        """``entries`` oldest first."""
+        self._order: deque[Entry] = deque(entries)
+        self.entries: dict[str, Entry] = {entry.key: entry for entry in self._order}
+        self.stored = stored
         """Answers stored so far (not persisted): lets a caller tell that a request stored one."""
 
     def lookup(self, key: str, now: datetime) -> Entry | None:
@@ -88,10 +89,8 @@ class IdempotencyStore:
 
     def copy(self) -> IdempotencyStore:
         """A copy for a snapshot (entries are immutable, so only the containers are copied)."""
-        copied = IdempotencyStore()
-        copied.entries = dict(self.entries)
-        copied._order = deque(self._order)
-        copied.stored = self.stored
+        copied = IdempotencyStore(self._order, self.stored)
+        copied.entries = dict(self.entries)  # an entry replaced by a newer one stays replaced
         return copied
 
     def dump_state(self) -> list[dict[str, Any]]:

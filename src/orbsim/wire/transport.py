@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import httpx
 
+from orbsim._internals import set_read_content
 from orbsim.wire.messages import HeaderView, WireRequest, WireResponse
 from orbsim.wire.routes import dispatch
 
@@ -33,8 +34,7 @@ def _httpx_response(reply: WireResponse) -> httpx.Response:
 
     ``httpx.Response(content=...)`` reads a bytes body eagerly through its streaming machinery,
     which cost more than everything else on this path; the body is in memory, so it is handed
-    over as the response's content directly. (Should httpx stop honouring ``_content``, the body
-    is still read from the stream: correct, only slower.)
+    over as the response's content directly (``orbsim._internals.set_read_content``).
     """
     body = reply.body
     response = httpx.Response(
@@ -42,7 +42,7 @@ def _httpx_response(reply: WireResponse) -> httpx.Response:
         headers=[*reply.headers, ("content-length", str(len(body)))],
         stream=httpx.ByteStream(body),
     )
-    response._content = body
+    set_read_content(response, body)
     return response
 
 
