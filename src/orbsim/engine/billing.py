@@ -8,6 +8,7 @@ still inside its grace period.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from orbsim.engine.edges import exactly_one, parse_params
 from orbsim.engine.pagination import paginate
-from orbsim.engine.periods import BillingSchedule, Period
+from orbsim.engine.periods import BillingSchedule, Cadence, Period
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -68,6 +69,17 @@ class SubscriptionRecord:
         return int(self.created_at.timestamp() * 1_000_000), self.seq
 
 
+_OMIT: Any = object()
+"""Default of the create methods' keyword parameters: not given (unlike an explicit None)."""
+
+
+def _given(fields: dict[str, Any], **named: Any) -> dict[str, Any]:
+    """The request body of a create call: the named parameters given, and every other field."""
+    given = {key: value for key, value in named.items() if value is not _OMIT}
+    given.update(fields)
+    return given
+
+
 def _as_list(value: str | list[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -92,9 +104,38 @@ class Plans:
             raise ResourceNotFound.of("Plan", f"external_plan_id={external_plan_id}")
         return record
 
-    def create(self, **fields: Any) -> Plan:
-        """Create a plan: ``name``, ``currency`` (USD), ``billing_cadence`` (monthly), ..."""
-        params = parse_params(NewPlanParams, fields, "plan")
+    def create(
+        self,
+        *,
+        name: str = _OMIT,
+        currency: str = _OMIT,
+        external_plan_id: str | None = _OMIT,
+        billing_cadence: Cadence = _OMIT,
+        description: str | None = _OMIT,
+        metadata: Mapping[str, str | None] | None = _OMIT,
+        net_terms: int | None = _OMIT,
+        default_invoice_memo: str | None = _OMIT,
+        status: Literal["active", "draft"] = _OMIT,
+        prices: builtins.list[Mapping[str, Any]] = _OMIT,
+        **fields: Any,
+    ) -> Plan:
+        """Create a plan: ``name`` required; ``currency`` (USD) and ``billing_cadence``
+        (monthly: ``monthly``, ``quarterly``, ``semi_annual``, ``annual``) set its periods; the
+        other fields of Orb's ``NewPlan`` are accepted too (``prices`` are not interpreted)."""
+        given = _given(
+            fields,
+            name=name,
+            currency=currency,
+            external_plan_id=external_plan_id,
+            billing_cadence=billing_cadence,
+            description=description,
+            metadata=metadata,
+            net_terms=net_terms,
+            default_invoice_memo=default_invoice_memo,
+            status=status,
+            prices=prices,
+        )
+        params = parse_params(NewPlanParams, given, "plan")
         with self._engine.transaction() as now:
             state = self._engine.state
             external = params.external_plan_id
@@ -213,9 +254,49 @@ class Subscriptions:
 
     # -- public API ------------------------------------------------------------------------
 
-    def create(self, **fields: Any) -> MutatedSubscription:
-        """Subscribe a customer (by id or alias) to a plan (by id or external id)."""
-        params = parse_params(NewSubscriptionParams, fields, "subscription")
+    def create(
+        self,
+        *,
+        customer_id: str | None = _OMIT,
+        external_customer_id: str | None = _OMIT,
+        plan_id: str | None = _OMIT,
+        external_plan_id: str | None = _OMIT,
+        start_date: datetime | str | None = _OMIT,
+        end_date: datetime | str | None = _OMIT,
+        align_billing_with_subscription_start_date: bool = _OMIT,
+        billing_cycle_anchor_configuration: Mapping[str, int | None] | None = _OMIT,
+        name: str | None = _OMIT,
+        metadata: Mapping[str, str | None] | None = _OMIT,
+        net_terms: int | None = _OMIT,
+        auto_collection: bool | None = _OMIT,
+        default_invoice_memo: str | None = _OMIT,
+        invoicing_threshold: str | None = _OMIT,
+        **fields: Any,
+    ) -> MutatedSubscription:
+        """Subscribe a customer (``customer_id`` or ``external_customer_id``) to a plan
+        (``plan_id`` or ``external_plan_id``). ``start_date`` defaults to today's midnight in
+        the customer's timezone; periods align to the 1st of the month unless
+        ``align_billing_with_subscription_start_date`` or
+        ``billing_cycle_anchor_configuration={"day": d}`` says otherwise. The other fields of
+        Orb's ``NewSubscription`` are accepted too."""
+        given = _given(
+            fields,
+            customer_id=customer_id,
+            external_customer_id=external_customer_id,
+            plan_id=plan_id,
+            external_plan_id=external_plan_id,
+            start_date=start_date,
+            end_date=end_date,
+            align_billing_with_subscription_start_date=align_billing_with_subscription_start_date,
+            billing_cycle_anchor_configuration=billing_cycle_anchor_configuration,
+            name=name,
+            metadata=metadata,
+            net_terms=net_terms,
+            auto_collection=auto_collection,
+            default_invoice_memo=default_invoice_memo,
+            invoicing_threshold=invoicing_threshold,
+        )
+        params = parse_params(NewSubscriptionParams, given, "subscription")
         with self._engine.transaction() as now:
             customers = self._engine.customers
             which, value = exactly_one(

@@ -1,0 +1,101 @@
+"""``orbsim.__all__`` is the public API: every name in it exists, is defined where it says, and
+nothing is added or removed without this list changing (httpx's test of the same name)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orbsim
+
+PUBLIC = [
+    "AmendResult",
+    "AsyncOrbSimTransport",
+    "Backfill",
+    "BillableEvent",
+    "Clock",
+    "ConstraintViolation",
+    "Customer",
+    "DeprecateResult",
+    "DuplicateResourceCreation",
+    "Event",
+    "EventSearchResponse",
+    "EventVersion",
+    "EventVolume",
+    "EventVolumes",
+    "Fault",
+    "Faults",
+    "IngestResponse",
+    "ManualClock",
+    "MutatedSubscription",
+    "OrbAuthenticationError",
+    "OrbError",
+    "OrbInternalServerError",
+    "OrbSim",
+    "OrbSimServer",
+    "OrbSimTransport",
+    "Page",
+    "PaginationMetadata",
+    "Period",
+    "Plan",
+    "RecordedRequest",
+    "RequestLog",
+    "RequestTooLarge",
+    "RequestValidationError",
+    "ResourceConflict",
+    "ResourceNotFound",
+    "Settings",
+    "Snapshot",
+    "Subscription",
+    "SystemClock",
+    "TooManyRequests",
+    "URLNotFound",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert orbsim.__all__ == PUBLIC
+
+
+def test_every_exported_name_exists_and_is_orbsims_own() -> None:
+    for name in orbsim.__all__:
+        member = getattr(orbsim, name)
+        assert member.__name__ == name
+        assert member.__module__.startswith("orbsim."), name
+
+
+def test_public_methods_return_exported_types() -> None:
+    sim = orbsim.OrbSim(clock=orbsim.ManualClock("2024-05-15T12:00:00Z"))
+    assert isinstance(sim.snapshot(), orbsim.Snapshot)
+    assert isinstance(sim.faults, orbsim.Faults)
+    assert isinstance(sim.faults.add(503), orbsim.Fault)
+    assert isinstance(sim.requests, orbsim.RequestLog)
+    assert isinstance(sim.transport(), orbsim.OrbSimTransport)
+    assert isinstance(sim.async_transport(), orbsim.AsyncOrbSimTransport)
+    customer = sim.customers.create(name="A", email="a@a.test")
+    assert isinstance(customer, orbsim.Customer)
+    assert isinstance(sim.customers.list(), orbsim.Page)
+    plan = sim.plans.create(name="P")
+    assert isinstance(plan, orbsim.Plan)
+    subscription = sim.subscriptions.create(customer_id=customer.id, plan_id=plan.id)
+    assert isinstance(subscription, orbsim.MutatedSubscription)
+    assert isinstance(sim.subscriptions.fetch(subscription.id), orbsim.Subscription)
+    [period] = sim.subscriptions.billing_periods(subscription.id)
+    assert isinstance(period, orbsim.Period)
+    with sim.serve() as server:
+        assert isinstance(server, orbsim.OrbSimServer)
+
+
+def test_importing_orbsim_does_not_load_httpx() -> None:
+    code = "import sys, orbsim; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    try:
+        orbsim.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("orbsim.NoSuchThing exists")
