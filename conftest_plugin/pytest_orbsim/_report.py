@@ -1,8 +1,9 @@
 """What a failing test's report shows about its simulator: recent requests and errors.
 
 The request log is ``sim.requests`` (the wire layer records every HTTP request it answers). Errors
-raised straight from engine calls never pass through it, so while ``orb_sim`` is active every
-``OrbError`` constructed is also remembered (last ``ERRORS_SHOWN``), wherever it was raised.
+raised straight from engine calls never pass through it, so while ``orb_sim`` is active the
+simulator's ``on_error`` hook also remembers every ``OrbError`` it answered with (last
+``ERRORS_SHOWN``), from engine calls and over HTTP alike.
 """
 
 from __future__ import annotations
@@ -35,18 +36,12 @@ SIM_KEY = pytest.StashKey[SimRecord]()
 
 @contextmanager
 def recording_errors(record: SimRecord) -> Iterator[None]:
-    """Remember every ``OrbError`` created in the block (engine or wire, any thread)."""
-    original = OrbError.__init__
-
-    def init(self: OrbError, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        record.errors.append(self)
-
-    OrbError.__init__ = init  # type: ignore[method-assign]
+    """Remember every ``OrbError`` the simulator answers with in the block (``sim.on_error``)."""
+    remove = record.sim.on_error(record.errors.append)
     try:
         yield
     finally:
-        OrbError.__init__ = original  # type: ignore[method-assign]
+        remove()
 
 
 def _short(value: Any, limit: int = 300) -> str:

@@ -9,6 +9,7 @@ the clock and the lock) with one ``WireState`` (faults, request log, rate limite
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from orbsim import statefile
 from orbsim.clock import Clock, ManualClock, SystemClock
 from orbsim.engine.core import Engine, Transaction
 from orbsim.engine.state import AccountState
+from orbsim.errors import OrbError
 from orbsim.models import BillableEvent, EventVersion
 from orbsim.settings import Settings
 from orbsim.wire.idempotency import IdempotencyStore
@@ -121,6 +123,22 @@ class OrbSim:
         """The simulator's reentrant lock, held by every operation; hold it to make several
         calls (or a call and something else, such as a journal append) one atomic step."""
         return self.engine.lock
+
+    def on_error(self, listener: Callable[[OrbError], None]) -> Callable[[], None]:
+        """Call ``listener`` with every ``OrbError`` this simulator answers with: raised by an
+        engine method, or answered over HTTP. Returns a function that removes the listener."""
+        listeners = self.engine.error_listeners
+        listeners.append(listener)
+
+        def remove() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return remove
+
+    def report_error(self, error: OrbError) -> None:
+        """Tell the ``on_error`` listeners about ``error`` (the wire layer's answers)."""
+        self.engine.report(error)
 
     def transaction(self) -> Transaction:
         """``with sim.transaction() as now``: lock, read the clock once, settle due work."""

@@ -102,7 +102,8 @@ def test_errors_are_only_recorded_during_the_test(pytester: pytest.Pytester, run
         from orbsim import OrbError, ResourceNotFound
 
         def test_inside(orb_sim):
-            assert OrbError.__init__ is not ORIGINAL[0]
+            assert OrbError.__init__ is ORIGINAL[0]  # nothing is patched
+            assert len(orb_sim.engine.error_listeners) == 1
 
         def test_after():
             assert OrbError.__init__ is ORIGINAL[0]

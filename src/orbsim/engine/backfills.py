@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orbsim.engine.filters import CompiledFilter, FilterSyntaxError, compile_filter
 from orbsim.engine.pagination import paginate
+from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -95,6 +96,7 @@ class BackfillRecord:
         )
 
 
+@reports_errors
 class Backfills:
     """``sim.events.backfills``."""
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from orbsim.engine.edges import exactly_one, parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
+from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -86,6 +87,7 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
+@reports_errors
 class Plans:
     """``sim.plans``: plans carry the billing cadence of their subscriptions."""
 
@@ -185,6 +187,7 @@ class Plans:
             )
 
 
+@reports_errors
 class Subscriptions:
     """``sim.subscriptions``: a customer on a plan, with billing periods."""
 

@@ -15,6 +15,7 @@ restore) and ``reset`` take effect for all of them at once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from orbsim.clock import Clock
@@ -23,6 +24,7 @@ from orbsim.engine.customers import Customers
 from orbsim.engine.events import Events
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
+from orbsim.errors import OrbError
 from orbsim.settings import Settings
 from orbsim.times import to_utc
 
@@ -62,6 +64,9 @@ class Engine:
         self.lock = threading.RLock()
         """Reentrant; held by every transaction. Hold it to make several calls one step."""
         self.state = AccountState.fresh(settings, seed)
+        self.error_listeners: list[Callable[[OrbError], None]] = []
+        """Called with every OrbError a public operation raises (``OrbSim.on_error``)."""
+        self._last_reported: OrbError | None = None
         self._transaction = Transaction(self)
         self.ledger = Ledger(self)
         self.customers = Customers(self)
@@ -80,6 +85,14 @@ class Engine:
     def now(self) -> datetime:
         with self._transaction as now:
             return now
+
+    def report(self, error: OrbError) -> None:
+        """Hand ``error`` to the listeners, once (nested operations report the same error)."""
+        if not self.error_listeners or error is self._last_reported:
+            return
+        self._last_reported = error
+        for listener in list(self.error_listeners):
+            listener(error)
 
     def copy_state(self) -> tuple[datetime, AccountState]:
         """The time and a private copy of the state, taken in one transaction."""

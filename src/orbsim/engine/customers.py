@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
+from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -84,6 +85,7 @@ def _merge_metadata(
     return merged
 
 
+@reports_errors
 class Customers:
     """``sim.customers``: the customer resource."""
 

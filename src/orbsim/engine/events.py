@@ -14,6 +14,7 @@ from orbsim.engine import validation as v
 from orbsim.engine.backfills import BackfillRecord, Backfills
 from orbsim.engine.ledger import EFFECTIVE
 from orbsim.engine.pagination import check_limit, decode_cursor, encode_cursor
+from orbsim.engine.reporting import reports_errors
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import iso, optional_timestamp, parse_timestamp
 from orbsim.errors import (
@@ -60,6 +61,7 @@ def _refuse_unknown(what: str, unknown: Mapping[str, Any], hint: str = "") -> No
         )
 
 
+@reports_errors
 class Volume:
     """``sim.events.volume``: billable event counts per UTC hour."""
 
@@ -128,6 +130,7 @@ class Volume:
             )
 
 
+@reports_errors
 class Events:
     """``sim.events``: ingest, update (amend), deprecate, search; ``volume`` and ``backfills``."""
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from orbsim._internals import trusted_model
+from orbsim.engine.reporting import reporting
 from orbsim.engine.store import EventStore, StoredEvent
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import RequestValidationError
@@ -104,6 +105,7 @@ class Ledger:
             return False
         return True
 
+    @reporting
     def billable_events(
         self,
         *,

@@ -184,12 +184,12 @@ def run(
             if entry.request == fingerprint:
                 return WireResponse(entry.status, [*entry.headers, (REPLAYED, "true")], entry.body)
             method, path = entry.request[:2]
-            conflict = problem_response(
-                ResourceConflict(
-                    f"{HEADER} {key!r} was already used for a different request "
-                    f"({method} {path}); use a new key for a new request"
-                )
+            error = ResourceConflict(
+                f"{HEADER} {key!r} was already used for a different request "
+                f"({method} {path}); use a new key for a new request"
             )
+            sim.report_error(error)
+            conflict = problem_response(error)
             conflict.headers.append((HEADER, key))
             return conflict
         response = execute()

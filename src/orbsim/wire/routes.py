@@ -494,6 +494,7 @@ def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireRespons
             return answer, False
         return _execute(sim, route, params, request), False
     except OrbError as exc:
+        sim.report_error(exc)
         return problem_response(exc), False
     except Exception:
         return _internal_error(request), False
@@ -514,6 +515,7 @@ def _execute(
             return empty_response(status)
         return json_response(status, payload)
     except OrbError as exc:
+        sim.report_error(exc)
         return problem_response(exc)
     except Exception:
         return _internal_error(request)

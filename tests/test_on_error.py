@@ -1,0 +1,54 @@
+"""``sim.on_error``: every OrbError the simulator answers with reaches the listeners, once."""
+
+from __future__ import annotations
+
+import pytest
+
+from orbsim import (
+    DuplicateResourceCreation,
+    ManualClock,
+    OrbError,
+    OrbSim,
+    RequestValidationError,
+    ResourceNotFound,
+)
+
+
+@pytest.fixture
+def sim() -> OrbSim:
+    return OrbSim(clock=ManualClock("2024-05-15T12:00:00Z"))
+
+
+def test_engine_errors_reach_the_listener_once(sim: OrbSim) -> None:
+    seen: list[OrbError] = []
+    sim.on_error(seen.append)
+    with pytest.raises(ResourceNotFound) as missing:
+        sim.customers.fetch("nope")  # raised by a lookup nested in the operation
+    with pytest.raises(RequestValidationError) as unknown:
+        sim.events.ingest(events=[], colour="blue")  # refused before the operation starts
+    with pytest.raises(RequestValidationError) as late:
+        sim.billable_events(timeframe_start="soon")
+    assert seen == [missing.value, unknown.value, late.value]
+
+
+def test_http_errors_reach_the_listener(sim: OrbSim) -> None:
+    seen: list[OrbError] = []
+    sim.on_error(seen.append)
+    client = sim.client(max_retries=0)
+    client.customers.create(name="A", email="a@a.test", external_customer_id="acme")
+    with pytest.raises(Exception, match="already belongs"):
+        client.customers.create(name="B", email="b@b.test", external_customer_id="acme")
+    with pytest.raises(Exception, match="URL"):
+        client.get("/no/such/path", cast_to=object)
+    assert [type(e).__name__ for e in seen] == ["DuplicateResourceCreation", "URLNotFound"]
+    assert isinstance(seen[0], DuplicateResourceCreation)
+
+
+def test_a_removed_listener_hears_nothing_more(sim: OrbSim) -> None:
+    seen: list[OrbError] = []
+    remove = sim.on_error(seen.append)
+    remove()
+    remove()  # twice is fine
+    with pytest.raises(ResourceNotFound):
+        sim.plans.fetch("nope")
+    assert seen == []
