@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
-from orbsim._internals import set_read_content, trusted_model
-from orbsim.models import BillableEvent
+from orbsim._internals import set_read_content, trusted_factory
+from orbsim.models import BillableEvent, Customer
 
 
 def test_set_read_content_makes_a_streamed_response_read() -> None:
@@ -30,7 +31,7 @@ def test_trusted_model_equals_the_validated_model() -> None:
         "timestamp": datetime(2024, 5, 1, tzinfo=UTC),
         "backfill_id": None,
     }
-    built = trusted_model(BillableEvent, dict(fields))
+    built = trusted_factory(BillableEvent)(dict(fields))
     validated = BillableEvent.model_validate(fields)
     assert built == validated
     assert built.model_dump() == validated.model_dump()
@@ -38,3 +39,8 @@ def test_trusted_model_equals_the_validated_model() -> None:
     assert built.model_fields_set == set(BillableEvent.model_fields)
     assert built.model_copy(update={"id": "e2"}).id == "e2"
     assert repr(built) == repr(validated)
+
+
+def test_trusted_factory_refuses_models_that_are_not_frozen() -> None:
+    with pytest.raises(TypeError, match="frozen"):
+        trusted_factory(Customer)

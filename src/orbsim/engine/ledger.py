@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from orbsim._internals import trusted_model
+from orbsim._internals import trusted_factory
 from orbsim.engine.reporting import reporting
 from orbsim.engine.store import EventStore, StoredEvent
 from orbsim.engine.timeparse import optional_timestamp
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from orbsim.engine.core import Engine
 
 EFFECTIVE = frozenset(("reflected", "pending_revert"))
+_billable = trusted_factory(BillableEvent)
 
 
 class Ledger:
@@ -169,8 +170,7 @@ class Ledger:
                         found.append(event)
             found.sort(key=lambda e: (e.timestamp, e.id))
             return [
-                trusted_model(
-                    BillableEvent,
+                _billable(
                     {
                         "id": e.id,
                         "customer_id": (
