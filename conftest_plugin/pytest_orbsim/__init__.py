@@ -15,7 +15,9 @@ Fixtures (all function-scoped, nothing shared between tests, safe under pytest-x
   ``orb.Orb()`` itself reaches the simulator;
 * ``orb_time`` — time frozen (freezegun, ``tick=False``) at ``DEFAULT_NOW`` or the marker's
   ``now=``; ``.now()``, ``.tick(seconds | timedelta)``, ``.move_to(when)``;
-* ``orb_customer`` — factory: customer + plan + active subscription.
+* ``orb_customer`` — factory: customer + plan + active subscription;
+* ``orb_webhooks`` — a webhook endpoint whose deliveries collect in-process (``.events()``
+  verified by the SDK, ``.payloads()``, ``.types()``, ``.secret``).
 
 Marker: ``@pytest.mark.orbsim(**settings)`` overrides ``orbsim.Settings`` fields, plus ``now=``.
 A failing test that used ``orb_sim`` gets an ``orbsim`` report section with the simulator's recent
@@ -36,12 +38,14 @@ from orbsim import OrbSim
 from pytest_orbsim._marker import MARKER_HELP, marker_options, marker_settings
 from pytest_orbsim._report import SECTION, SIM_KEY, SimRecord, describe, recording_errors
 from pytest_orbsim._time import DEFAULT_NOW, OrbTime, frozen
+from pytest_orbsim._webhooks import OrbWebhooks, orb_webhooks
 
 __all__ = [
     "DEFAULT_NOW",
     "OrbCustomer",
     "OrbEnv",
     "OrbTime",
+    "OrbWebhooks",
     "orb_async_client",
     "orb_client",
     "orb_customer",
@@ -49,6 +53,7 @@ __all__ = [
     "orb_server",
     "orb_sim",
     "orb_time",
+    "orb_webhooks",
 ]
 
 API_KEY = "orbsim-test-key"

@@ -7,6 +7,7 @@ setting (a longer grace period, a lower amendment quota) builds its own ``Settin
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -60,6 +61,14 @@ class Settings(BaseModel):
     events_per_minute: int | None = Field(default=None, ge=1)
     """Ingested events per minute per API key (token bucket, a burst of one minute's worth);
     ``None``: no limit."""
+    max_webhook_endpoints: int = Field(default=20, ge=0)
+    """At most this many webhook endpoints per account (the SDK documents 20 by default)."""
+    webhook_payload_style: Literal["expanded", "standard"] = "expanded"
+    """The account's payload style, for endpoints created without one."""
+    webhook_allowed_hosts: frozenset[str] = frozenset()
+    """Hosts besides loopback (localhost, 127.0.0.0/8, ::1) that webhook endpoint URLs may name;
+    ``"*"`` allows any host. Empty by default: a simulator never sends webhooks off the machine
+    unless told to."""
 
     @field_validator("default_timezone")
     @classmethod
@@ -67,3 +76,8 @@ class Settings(BaseModel):
         if zone(value) is None:
             raise ValueError(f"unknown IANA timezone {value!r}")
         return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _lowercase_hosts(cls, value: frozenset[str]) -> frozenset[str]:
+        return frozenset(host.lower().rstrip(".") for host in value)

@@ -587,7 +587,9 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "events",
         "amend_quota",
         "deprecate_quota",
+        "webhooks",
     ]
+    assert state["webhooks"]["endpoints"] == []
     assert state["settings"]["reflection_delay"] == "PT1H"
     [a21] = [e for e in state["events"] if e["id"] == "a21"]
     assert [v["kind"] for v in a21["versions"]] == ["ingested", "amended", "amended"]

@@ -246,8 +246,12 @@ def test_emit_without_subscribers_records_nothing(sim: OrbSim) -> None:
     customer, _ = customer_and_subscription(sim)
     state = WebhookState()
     calls = []
-    assert state.emit("customer.created", at=START, new_id=lambda: calls.append(1) or "x",
-                      resource=customer) is None  # fmt: skip
+    assert (
+        state.emit(
+            "customer.created", at=START, new_id=lambda: calls.append(1) or "x", resource=customer
+        )
+        is None
+    )
     assert calls == [] and state.drain() == [] and state.emitted == 0
     state = state_with("expanded")
     state.endpoints["we_1"].enabled_event_types = ("backfill.reflected",)
@@ -258,8 +262,9 @@ def test_drain_hands_events_over_once_in_time_order(sim: OrbSim) -> None:
     customer, _ = customer_and_subscription(sim)
     state = state_with("expanded")
     new_id = ids()
-    late = state.emit("customer.edited", at=START + timedelta(hours=1), new_id=new_id,
-                      resource=customer)  # fmt: skip
+    late = state.emit(
+        "customer.edited", at=START + timedelta(hours=1), new_id=new_id, resource=customer
+    )
     early = state.emit("customer.created", at=START, new_id=new_id, resource=customer)
     tie = state.emit("customer.edited", at=START, new_id=new_id, resource=customer)
     assert state.drain() == [early, tie, late]

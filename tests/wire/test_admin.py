@@ -35,6 +35,11 @@ ENDPOINTS = [
     ("DELETE", "/_orbsim/faults"),
     ("GET", "/_orbsim/requests"),
     ("DELETE", "/_orbsim/requests"),
+    ("GET", "/_orbsim/webhooks/deliveries"),
+    ("DELETE", "/_orbsim/webhooks/deliveries"),
+    ("POST", "/_orbsim/webhooks/redeliver"),
+    ("POST", "/_orbsim/webhooks/test"),
+    ("POST", "/_orbsim/webhooks/flush"),
 ]
 
 

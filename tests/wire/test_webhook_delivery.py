@@ -532,7 +532,7 @@ def test_assert_delivered_passes_and_fails_with_a_listing() -> None:
 def test_log_is_bounded() -> None:
     log = DeliveryLog(limit=2)
     account = Account("http://localhost/a")
-    account.dispatcher.deliveries = log
+    account.dispatcher._log = log
     account.dispatcher.mount("http://localhost/a")
     for n in range(3):
         account.test_event(str(n))

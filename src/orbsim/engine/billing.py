@@ -11,6 +11,7 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -364,6 +365,7 @@ class Subscriptions:
             state = self._engine.state
             state.subscriptions[record.id] = record
             state.subscriptions_by_customer.setdefault(customer.id, []).append(record)
+            self._announce(record, now)
             return MutatedSubscription.model_validate(self._model_data(record, now))
 
     def fetch(self, subscription_id: str) -> Subscription:
@@ -420,6 +422,30 @@ class Subscriptions:
                     has_more=next_cursor is not None, next_cursor=next_cursor
                 ),
             )
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def _announce(self, record: SubscriptionRecord, now: datetime) -> None:
+        """``subscription.created`` now; ``.started`` and ``.ended`` now or when they happen."""
+        engine = self._engine
+        engine.emit_webhook("subscription.created", now, partial(self._model, record, now))
+        start, end = record.schedule.start, record.schedule.end
+        for event_type, at in (("subscription.started", start), ("subscription.ended", end)):
+            if at is None:
+                continue
+            if at <= now:
+                engine.emit_webhook(event_type, now, partial(self._model, record, now))
+            else:
+                engine.state.webhooks.schedule(at, event_type, record.id)
+
+    def settle_webhooks(self, now: datetime) -> None:
+        """Emit the subscription starts and ends due by ``now``, each at its own moment."""
+        engine = self._engine
+        for at, event_type, subscription_id in engine.state.webhooks.due(now):
+            record = engine.state.subscriptions.get(subscription_id)
+            if record is None or engine.customers.get_live(record.customer_id) is None:
+                continue  # deleted with its customer: nothing starts or ends any more
+            engine.emit_webhook(event_type, at, partial(self._model, record, at))
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -167,6 +167,7 @@ class Customers:
             state.customers[record.id] = record
             if alias is not None:
                 state.customers_by_alias[alias] = record
+            self._engine.emit_webhook("customer.created", now, record.model.model_copy)
             return record.model.model_copy(deep=True)
 
     def fetch(self, customer_id: str) -> Customer:
@@ -302,7 +303,36 @@ class Customers:
         record.model = updated
         if "external_customer_id" in changes:
             self._engine.state.customers_by_alias[changes["external_customer_id"]] = record
+        if updated != current:
+            previous = {
+                key: getattr(current, key)
+                for key in _EDITED_ATTRIBUTES
+                if getattr(current, key) != getattr(updated, key)
+            }
+            self._engine.emit_webhook(
+                "customer.edited",
+                now,
+                updated.model_copy,
+                properties={"previous_attributes": previous},
+            )
         return updated.model_copy(deep=True)
+
+
+_EDITED_ATTRIBUTES = (
+    "auto_collection",
+    "billing_address",
+    "email",
+    "email_delivery",
+    "external_customer_id",
+    "metadata",
+    "name",
+    "payment_provider",
+    "payment_provider_id",
+    "shipping_address",
+    "tax_id",
+)
+"""The customer fields ``customer.edited`` reports the previous values of (the SDK's
+``PropertiesPreviousAttributes``; ``default_payment_method_id`` is never changed by orbsim)."""
 
 
 def _plain(value: Any) -> Any:

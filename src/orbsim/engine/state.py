@@ -27,6 +27,7 @@ from orbsim.engine.customers import CustomerRecord
 from orbsim.engine.ids import IdGenerator
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.store import EventStore
+from orbsim.engine.webhooks import WebhookState
 from orbsim.settings import Settings
 
 DERIVED = "derived"
@@ -59,6 +60,9 @@ class AccountState:
     events: EventStore = field(default_factory=EventStore)
     amend_quota: RollingQuota = field(default_factory=lambda: RollingQuota("amendment"))
     deprecate_quota: RollingQuota = field(default_factory=lambda: RollingQuota("deprecation"))
+    webhooks: WebhookState = field(default_factory=WebhookState)
+    """Webhook endpoints, events due later (subscription starts and ends) and the event count;
+    ``pending`` holds the current transaction's events and is empty between operations."""
 
     customers_by_alias: dict[str, CustomerRecord] = field(default_factory=dict, metadata=INDEX)
     """Live customers by ``external_customer_id``."""
@@ -78,6 +82,7 @@ class AccountState:
             deprecate_quota=RollingQuota(
                 "deprecation", settings.deprecate_limit, settings.quota_window
             ),
+            webhooks=WebhookState(salt=str(seed)),
         )
 
     def take_seq(self) -> int:

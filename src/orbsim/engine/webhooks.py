@@ -22,16 +22,24 @@ endpoint rules (URL policy, the 20-endpoint limit, event-type subscriptions) are
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import ipaddress
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from orbsim.errors import ConstraintViolation, RequestValidationError
+from orbsim.engine.pagination import paginate
+from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
+from orbsim.models import Page, PaginationMetadata, WebhookEndpoint, WebhookEndpointWithSecret
+
+if TYPE_CHECKING:
+    from orbsim.engine.core import Engine
 
 PayloadStyle = Literal["expanded", "standard"]
 PAYLOAD_STYLES: tuple[PayloadStyle, ...] = ("expanded", "standard")
@@ -348,6 +356,20 @@ class WebhookEndpointRecord:
         }
 
 
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def event_id(salt: str, number: int) -> str:
+    """The id of the ``number``-th webhook event: 16 Orb-style characters, a pure function of the
+    simulator's seed and the count, so emitting events never shifts other resources' ids."""
+    digest = hashlib.blake2b(f"{salt}:webhook-event:{number}".encode(), digest_size=16).digest()
+    return "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest)
+
+
+Resource = BaseModel | Callable[[], BaseModel]
+"""A resource snapshot, or a function making one (called only if some endpoint wants it)."""
+
+
 @dataclass(slots=True)
 class WebhookState:
     """The account's webhook endpoints, and the events not yet handed to delivery.
@@ -360,6 +382,84 @@ class WebhookState:
     pending: list[WebhookEvent] = field(default_factory=list)
     emitted: int = 0
     """How many events were emitted so far (the ``seq`` of the next one)."""
+    salt: str = "0"
+    """Makes event ids (``event_id``); the simulator's seed."""
+    timers: list[tuple[datetime, int, str, str]] = field(default_factory=list)
+    """A heap of events due later: (when, order, event type, resource id), e.g. a subscription
+    that starts or ends in the future."""
+    scheduled: int = 0
+
+    def schedule(self, at: datetime, event_type: str, resource_id: str) -> None:
+        """Emit ``event_type`` for ``resource_id`` when the clock reaches ``at`` (see ``due``)."""
+        self.scheduled += 1
+        heapq.heappush(self.timers, (at, self.scheduled, event_type, resource_id))
+
+    def due(self, now: datetime) -> list[tuple[datetime, str, str]]:
+        """The scheduled (when, event type, resource id) due by ``now``, in time order; removed."""
+        timers = self.timers
+        found: list[tuple[datetime, str, str]] = []
+        while timers and timers[0][0] <= now:
+            at, _, event_type, resource_id = heapq.heappop(timers)
+            found.append((at, event_type, resource_id))
+        return found
+
+    # -- state files ------------------------------------------------------------------------------
+
+    def dump_state(self) -> dict[str, Any]:
+        """The endpoints and counters as JSON data (``pending`` is empty between operations)."""
+        return {
+            "endpoints": [
+                {
+                    **record.fields(),
+                    "created_at": record.created_at.isoformat(),
+                    "secret": record.secret,
+                    "seq": record.seq,
+                }
+                for record in sorted(self.endpoints.values(), key=WebhookEndpointRecord.sort_key)
+            ],
+            "emitted": self.emitted,
+            "salt": self.salt,
+            "timers": [
+                [at.isoformat(), order, event_type, resource_id]
+                for at, order, event_type, resource_id in sorted(self.timers)
+            ],
+            "scheduled": self.scheduled,
+        }
+
+    def load_state(self, data: Any) -> None:
+        """Replace the contents with ``dump_state`` data; malformed data raises ValueError."""
+        try:
+            endpoints = {}
+            for raw in data["endpoints"]:
+                types = raw["enabled_event_types"]
+                style = raw["payload_style"]
+                if style not in PAYLOAD_STYLES:
+                    raise ValueError(f"unknown payload_style {style!r}")
+                record = WebhookEndpointRecord(
+                    id=str(raw["id"]),
+                    url=str(raw["url"]),
+                    secret=str(raw["secret"]),
+                    created_at=datetime.fromisoformat(raw["created_at"]),
+                    seq=int(raw["seq"]),
+                    enabled=bool(raw["enabled"]),
+                    enabled_event_types=None if types is None else tuple(map(str, types)),
+                    payload_style=style,
+                )
+                endpoints[record.id] = record
+            timers = [
+                (datetime.fromisoformat(at), int(order), str(event_type), str(resource_id))
+                for at, order, event_type, resource_id in data["timers"]
+            ]
+            emitted, scheduled, salt = int(data["emitted"]), int(data["scheduled"]), data["salt"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"webhooks: malformed state ({exc!r})") from None
+        heapq.heapify(timers)
+        self.endpoints = endpoints
+        self.pending = []
+        self.timers = timers
+        self.emitted = emitted
+        self.scheduled = scheduled
+        self.salt = str(salt)
 
     def targets_for(self, event_type: str) -> tuple[Target, ...]:
         """The endpoints subscribed to ``event_type`` now, oldest first."""
@@ -376,15 +476,16 @@ class WebhookState:
         event_type: str,
         *,
         at: datetime,
-        new_id: Callable[[], str],
-        resource: BaseModel | None = None,
+        new_id: Callable[[], str] | None = None,
+        resource: Resource | None = None,
         properties: Mapping[str, Any] | None = None,
         targets: tuple[Target, ...] | None = None,
     ) -> WebhookEvent | None:
         """Record that ``event_type`` happened at ``at``; None if no endpoint wants it.
 
-        ``resource`` must be a snapshot (a model no later change reaches); ``targets`` defaults to
-        the subscribed endpoints (``resource_event.test`` names its endpoint instead).
+        ``resource`` must be a snapshot (a model no later change reaches), or a function making
+        one; ``targets`` defaults to the subscribed endpoints (``resource_event.test`` may name
+        its endpoint instead); ``new_id`` defaults to ``event_id(salt, seq)``.
         """
         kind = EVENT_KINDS.get(event_type)
         if kind is None:
@@ -396,11 +497,12 @@ class WebhookState:
         if not chosen:
             return None
         self.emitted += 1
+        snapshot = resource() if callable(resource) else resource
         event = WebhookEvent(
-            id=new_id(),
+            id=new_id() if new_id is not None else event_id(self.salt, self.emitted),
             type=event_type,
             occurred_at=at,
-            resource=resource,
+            resource=snapshot,
             properties=dict(properties or {}),
             targets=chosen,
             seq=self.emitted,
@@ -416,3 +518,165 @@ class WebhookState:
         self.pending = []
         events.sort(key=lambda e: (e.occurred_at, e.seq))
         return events
+
+
+# --------------------------------------------------------------------------------------------------
+# ``sim.webhook_endpoints``
+
+_MISSING: Any = object()
+
+
+def _no_extra(what: str, extra: Mapping[str, Any]) -> None:
+    if extra:
+        names = sorted(extra)
+        raise RequestValidationError(
+            f"{what}: unknown field(s) {', '.join(map(repr, names))}",
+            validation_errors=[f"unknown field {name!r}" for name in names],
+        )
+
+
+class WebhookEndpoints:
+    """``sim.webhook_endpoints``: the SDK's ``client.webhook_endpoints`` on the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _state(self) -> WebhookState:
+        return self._engine.state.webhooks
+
+    def _require(self, endpoint_id: str) -> WebhookEndpointRecord:
+        record = self._state().endpoints.get(endpoint_id)
+        if record is None:
+            raise ResourceNotFound.of("WebhookEndpoint", endpoint_id)
+        return record
+
+    def create(
+        self,
+        *,
+        url: str = _MISSING,
+        enabled_event_types: list[str] | None = None,
+        payload_style: PayloadStyle | None = None,
+        **extra: Any,
+    ) -> WebhookEndpointWithSecret:
+        """A new, enabled endpoint; the response carries the signing secret (only this one)."""
+        _no_extra("webhook endpoint", extra)
+        if url is _MISSING:
+            raise RequestValidationError(
+                "webhook endpoint: url is required", validation_errors=["url: field required"]
+            )
+        engine = self._engine
+        settings = engine.settings
+        checked_url = check_webhook_url(url, settings.webhook_allowed_hosts)
+        types = check_event_types(enabled_event_types)
+        style = check_payload_style(payload_style, settings.webhook_payload_style)
+        with engine.transaction() as now:
+            account = engine.state
+            state = account.webhooks
+            check_endpoint_count(len(state.endpoints), settings.max_webhook_endpoints)
+            record = WebhookEndpointRecord(
+                id=account.new_id(),
+                url=checked_url,
+                secret="whsec_" + account.new_id() + account.new_id(),
+                created_at=now,
+                seq=account.take_seq(),
+                enabled=True,
+                enabled_event_types=types,
+                payload_style=style,
+            )
+            state.endpoints[record.id] = record
+            return WebhookEndpointWithSecret(**record.fields(), secret=record.secret)
+
+    def retrieve(self, webhook_endpoint_id: str) -> WebhookEndpoint:
+        with self._engine.transaction():
+            return WebhookEndpoint(**self._require(webhook_endpoint_id).fields())
+
+    def update(
+        self,
+        webhook_endpoint_id: str,
+        /,
+        *,
+        url: str | None = _MISSING,
+        enabled_event_types: list[str] | None = _MISSING,
+        payload_style: PayloadStyle | None = _MISSING,
+        **extra: Any,
+    ) -> WebhookEndpoint:
+        """Change the URL, the event types (null: every type) or the payload style (null: the
+        account's); omitted fields stay as they are."""
+        _no_extra("webhook endpoint update", extra)
+        settings = self._engine.settings
+        new_url = None
+        if url is not _MISSING:
+            if url is None:
+                raise RequestValidationError("url: cannot be null; omit it to keep the URL")
+            new_url = check_webhook_url(url, settings.webhook_allowed_hosts)
+        types = _MISSING
+        if enabled_event_types is not _MISSING:
+            types = check_event_types(enabled_event_types)
+        style = None
+        if payload_style is not _MISSING:
+            style = check_payload_style(payload_style, settings.webhook_payload_style)
+        with self._engine.transaction():
+            record = self._require(webhook_endpoint_id)
+            if new_url is not None:
+                record.url = new_url
+            if types is not _MISSING:
+                record.enabled_event_types = types
+            if style is not None:
+                record.payload_style = style
+            return WebhookEndpoint(**record.fields())
+
+    def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[WebhookEndpoint]:
+        """The account's endpoints, newest first."""
+        with self._engine.transaction():
+            page, next_cursor = paginate(
+                self._state().endpoints.values(), WebhookEndpointRecord.sort_key, limit, cursor
+            )
+            return Page[WebhookEndpoint](
+                data=[WebhookEndpoint(**record.fields()) for record in page],
+                pagination_metadata=PaginationMetadata(
+                    has_more=next_cursor is not None, next_cursor=next_cursor
+                ),
+            )
+
+    def delete(self, webhook_endpoint_id: str) -> None:
+        """Remove the endpoint; events that happen from now on are not sent to it."""
+        with self._engine.transaction():
+            self._require(webhook_endpoint_id)
+            del self._state().endpoints[webhook_endpoint_id]
+
+    def enable(self, webhook_endpoint_id: str) -> WebhookEndpoint:
+        with self._engine.transaction():
+            record = self._require(webhook_endpoint_id)
+            record.enabled = True
+            return WebhookEndpoint(**record.fields())
+
+    def disable(self, webhook_endpoint_id: str) -> WebhookEndpoint:
+        """Stop sending to the endpoint until it is enabled again (events meanwhile are lost)."""
+        with self._engine.transaction():
+            record = self._require(webhook_endpoint_id)
+            record.enabled = False
+            return WebhookEndpoint(**record.fields())
+
+    def send_test(
+        self, webhook_endpoint_id: str | None = None, *, message: str | None = None
+    ) -> str | None:
+        """Emit ``resource_event.test`` (orbsim's, not an SDK method): to one endpoint, whatever
+        event types it takes (it must be enabled), or to every endpoint that takes the type.
+        Returns the event id, or None when no endpoint takes it."""
+        if message is not None and not isinstance(message, str):
+            raise RequestValidationError(f"message: expected a string, got {message!r}")
+        with self._engine.transaction() as now:
+            state = self._state()
+            targets = None
+            if webhook_endpoint_id is not None:
+                record = self._require(webhook_endpoint_id)
+                if not record.enabled:
+                    raise ConstraintViolation(
+                        f"webhook endpoint {record.id} is disabled; enable it to send it events"
+                    )
+                targets = (record.target(),)
+            properties = {} if message is None else {"message": message}
+            event = state.emit(
+                "resource_event.test", at=now, properties=properties, targets=targets
+            )
+            return None if event is None else event.id

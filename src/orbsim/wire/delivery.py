@@ -57,6 +57,8 @@ from orbsim.wire.recorder import body_diff
 if TYPE_CHECKING:
     import httpx
 
+    from orbsim.engine.webhooks import WebhookEndpoints
+
 log = logging.getLogger("orbsim.webhooks")
 
 SignatureClock = Literal["wall", "simulated"]
@@ -443,14 +445,18 @@ class WebhookDispatcher:
         self,
         allowed_hosts: Callable[[], frozenset[str]] = frozenset,
         *,
+        now: Callable[[], datetime] | None = None,
+        endpoints: WebhookEndpoints | None = None,
         max_attempts: int = 4,
         retry_delays: Sequence[float] = (0.05, 0.25, 1.0),
         timeout: float = 5.0,
         signature_clock: SignatureClock = "wall",
         verify: bool = True,
     ) -> None:
-        self.deliveries = DeliveryLog()
+        self._log = DeliveryLog()
         self._allowed_hosts = allowed_hosts
+        self._sim_now = now
+        self._endpoints = endpoints
         self.max_attempts = max_attempts
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -465,6 +471,39 @@ class WebhookDispatcher:
         self._http_idle = threading.Condition(self._lock)
         self._http_outstanding = 0
         self._worker: threading.Thread | None = None
+
+    def bind(
+        self,
+        *,
+        allowed_hosts: Callable[[], frozenset[str]],
+        now: Callable[[], datetime],
+        endpoints: WebhookEndpoints,
+    ) -> None:
+        """Attach to a simulator: its host allowance, its clock reading (which settles), its
+        endpoints (for ``send_test``). The ``OrbSim`` facade calls this once."""
+        self._allowed_hosts = allowed_hosts
+        self._sim_now = now
+        self._endpoints = endpoints
+
+    def accept(self, events: list[WebhookEvent], now: datetime) -> Callable[[], None]:
+        """The engine's webhook sink: queue ``events`` (under the simulator's lock) and return
+        ``pump``, which the engine calls once the lock is released."""
+        self.enqueue(events, now)
+        return self.pump
+
+    def clear(self) -> None:
+        """Forget the recorded deliveries (``deliveries`` starts empty; ids keep counting)."""
+        self._log.clear()
+
+    @property
+    def deliveries(self) -> DeliveryLog:
+        """The delivery log; reading it first settles the simulator (what came due is sent)."""
+        if self._sim_now is not None:
+            self._sim_now()
+        return self._log
+
+    def _now(self) -> datetime:
+        return self._sim_now() if self._sim_now is not None else wall_clock()
 
     def configure(
         self,
@@ -525,15 +564,16 @@ class WebhookDispatcher:
     def enqueue(self, events: Sequence[WebhookEvent], now: datetime) -> None:
         """Queue every (event, target) of ``events`` (called in order, under the simulator's
         lock, so concurrent operations keep their order); ``pump`` delivers them."""
-        if not events:
-            return
         for event in events:
-            bodies: dict[str, bytes] = {}
-            for target in event.targets:
-                body = bodies.get(target.payload_style)
-                if body is None:
-                    body = bodies[target.payload_style] = render(event, target.payload_style)
-                self._queue_one(event, target, body, now, None)
+            try:
+                bodies: dict[str, bytes] = {}
+                for target in event.targets:
+                    body = bodies.get(target.payload_style)
+                    if body is None:
+                        body = bodies[target.payload_style] = render(event, target.payload_style)
+                    self._queue_one(event, target, body, now, None)
+            except Exception:  # a bug here must not break the operation that caused the event
+                log.exception("webhook event %s (%s) could not be queued", event.id, event.type)
 
     def _queue_one(
         self,
@@ -543,7 +583,7 @@ class WebhookDispatcher:
         now: datetime,
         redelivery_of: str | None,
     ) -> Delivery:
-        log_ = self.deliveries
+        log_ = self._log
         with self._lock:
             via: Literal["receiver", "http"] = "receiver" if target.url in self._mounts else "http"
         event_id = event.id if isinstance(event, WebhookEvent) else event.event_id
@@ -604,15 +644,30 @@ class WebhookDispatcher:
         self.enqueue(events, now)
         self.pump()
 
-    def redeliver(self, delivery_id: str, now: datetime) -> Delivery:
-        """Send a recorded delivery's body again, to the same endpoint, signed anew."""
-        original = self.deliveries.get(delivery_id)
+    def redeliver(self, delivery_id: str, now: datetime | None = None) -> Delivery:
+        """Send a recorded delivery's body again, to the same endpoint, signed anew (a receiver
+        sees the same event id again). ``LookupError`` if the log has no such delivery."""
+        original = self._log.get(delivery_id)
         if original is None:
-            raise LookupError(delivery_id)
+            raise LookupError(f"no webhook delivery {delivery_id!r} in the log")
+        if now is None:
+            now = self._now()
         target = Target(original.endpoint_id, original.url, original.secret, original.payload_style)
         delivery = self._queue_one(original, target, original.body, now, original.id)
         self.pump()
         return delivery
+
+    def send_test(
+        self, endpoint_id: str | None = None, *, message: str | None = None
+    ) -> list[Delivery]:
+        """Send ``resource_event.test`` to one endpoint (or every endpoint taking the type);
+        returns its deliveries (in-process ones done, HTTP ones possibly still pending)."""
+        if self._endpoints is None:
+            raise RuntimeError("this dispatcher is not bound to a simulator")
+        event_id = self._endpoints.send_test(endpoint_id, message=message)
+        if event_id is None:
+            return []
+        return [d for d in self._log.all() if d.event_id == event_id]
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every HTTP delivery is done (delivered or out of attempts); False on
@@ -639,7 +694,7 @@ class WebhookDispatcher:
         final: bool = False,
     ) -> None:
         failed = final or (not attempt.ok and attempt.number >= self.max_attempts)
-        self.deliveries.record(delivery, attempt, headers, "failed" if failed else None)
+        self._log.record(delivery, attempt, headers, "failed" if failed else None)
 
     def _deliver_in_process(self, delivery: Delivery) -> None:
         with self._lock:
@@ -739,4 +794,4 @@ class WebhookDispatcher:
                 time.sleep(self.retry_delays[min(number, len(self.retry_delays)) - 1])
 
     def __repr__(self) -> str:
-        return f"WebhookDispatcher({len(self.deliveries)} deliveries, {len(self._mounts)} mounts)"
+        return f"WebhookDispatcher({len(self._log)} deliveries, {len(self._mounts)} mounts)"

@@ -285,6 +285,43 @@ def fetch_subscription(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.subscriptions.fetch(call.params[0])
 
 
+# --------------------------------------------------------------------------------------------------
+# Handlers: webhook endpoints
+
+
+def create_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    return 201, call.sim.webhook_endpoints.create(**call.body())
+
+
+def list_webhook_endpoints(call: Call) -> tuple[int, Payload]:
+    q = call.query
+    return 200, call.sim.webhook_endpoints.list(limit=_limit(q), cursor=q.one("cursor"))
+
+
+def retrieve_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.webhook_endpoints.retrieve(call.params[0])
+
+
+def update_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.webhook_endpoints.update(call.params[0], **call.body())
+
+
+def delete_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    call.no_body()
+    call.sim.webhook_endpoints.delete(call.params[0])
+    return 204, None
+
+
+def enable_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    call.no_body()
+    return 200, call.sim.webhook_endpoints.enable(call.params[0])
+
+
+def disable_webhook_endpoint(call: Call) -> tuple[int, Payload]:
+    call.no_body()
+    return 200, call.sim.webhook_endpoints.disable(call.params[0])
+
+
 def ping(call: Call) -> tuple[int, Payload]:
     return 200, {"response": "pong"}
 
@@ -360,6 +397,13 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     _route("GET", "/subscriptions/{subscription_id}", fetch_subscription),
+    _route("POST", "/webhook_endpoints", create_webhook_endpoint),
+    _route("GET", "/webhook_endpoints", list_webhook_endpoints, _PAGE),
+    _route("GET", "/webhook_endpoints/{webhook_endpoint_id}", retrieve_webhook_endpoint),
+    _route("PUT", "/webhook_endpoints/{webhook_endpoint_id}", update_webhook_endpoint),
+    _route("DELETE", "/webhook_endpoints/{webhook_endpoint_id}", delete_webhook_endpoint),
+    _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/enable", enable_webhook_endpoint),
+    _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/disable", disable_webhook_endpoint),
     _route("GET", "/ping", ping),
 )
 
