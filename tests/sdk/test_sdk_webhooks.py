@@ -435,3 +435,39 @@ async def test_the_async_client_sees_the_same(sim: OrbSim, inbox: Mount) -> None
     )
     assert parsed.type == "customer.created"
     await client.close()
+
+
+def test_nothing_starts_for_a_deleted_customer(
+    sim: OrbSim, client: Any, clock: ManualClock, endpoint: Any, inbox: Mount
+) -> None:
+    customer = client.customers.create(name="A", email="a@a.test")
+    plan = make_plan(client)
+    client.subscriptions.create(
+        customer_id=customer.id, plan_id=plan.id, start_date=START + timedelta(days=1)
+    )
+    client.customers.delete(customer.id)
+    clock.advance(days=2)
+    sim.webhooks.deliveries.assert_not_delivered("subscription.started")
+    assert [r.json()["type"] for r in inbox.requests] == [
+        "customer.created",
+        "subscription.created",
+    ]
+
+
+def test_an_endpoint_created_after_the_moment_does_not_get_the_event() -> None:
+    """The reflection happened (on the clock) before endpoint B existed, even though nothing
+    observed it until B's create call: only A, subscribed then, is told."""
+    clock = ManualClock(START)
+    sim = OrbSim(settings=Settings(reflection_delay=timedelta(hours=1)), clock=clock)
+    client = sim.client(_strict_response_validation=True)
+    a_inbox = sim.webhooks.mount("http://localhost/a")
+    b_inbox = sim.webhooks.mount("http://localhost/b")
+    client.webhook_endpoints.create(url="http://localhost/a")
+    backfill = client.events.backfills.create(
+        timeframe_start=START - timedelta(days=3), timeframe_end=START - timedelta(days=2)
+    )
+    client.events.backfills.close(backfill.id)
+    clock.advance(hours=2)
+    client.webhook_endpoints.create(url="http://localhost/b")
+    assert [r.json()["type"] for r in a_inbox.requests] == ["backfill.reflected"]
+    assert b_inbox.requests == []
