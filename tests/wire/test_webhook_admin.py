@@ -159,3 +159,32 @@ def test_reset_forgets_endpoints_and_deliveries(http: httpx.Client) -> None:
     assert http.post("/_orbsim/reset").status_code == 200
     assert http.get("/v1/webhook_endpoints").json()["data"] == []
     assert http.get("/_orbsim/webhooks/deliveries").json() == {"data": []}
+
+
+def test_a_journal_replay_at_start_sends_nothing_again(tmp_path: Any) -> None:
+    """``orbsim serve --state`` re-runs the journal at start; its webhooks went out already."""
+    from orbsim.wire.messages import WireRequest
+    from orbsim.wire.routes import dispatch
+    from orbsim.wire.statefile import PinnableManualClock, StateFile
+
+    def post(path: str, body: Any) -> WireRequest:
+        headers = {"authorization": "Bearer k", "content-type": "application/json"}
+        return WireRequest("POST", path, "", headers, json.dumps(body).encode())
+
+    url = "http://localhost/hooks"
+    first = OrbSim(clock=PinnableManualClock(START), seed=3)
+    first_inbox = first.webhooks.mount(url)
+    state = StateFile(first, tmp_path / "state.json", dispatch)
+    state.compact()
+    assert state.dispatch(first, post("/v1/webhook_endpoints", {"url": url})).status == 201
+    made = state.dispatch(first, post("/v1/customers", {"name": "A", "email": "a@a.test"}))
+    assert made.status == 201 and len(first_inbox.requests) == 1
+
+    second = OrbSim.load(state.path)
+    second.clock = PinnableManualClock(first.clock.now())
+    second_inbox = second.webhooks.mount(url)
+    assert StateFile(second, state.path, dispatch).replay() == 2
+    assert second_inbox.requests == []
+    assert second.customers.fetch(json.loads(made.body)["id"]).name == "A"
+    second.customers.update(json.loads(made.body)["id"], name="B")  # live again afterwards
+    assert [r.json()["type"] for r in second_inbox.requests] == ["customer.edited"]

@@ -538,3 +538,15 @@ def test_log_is_bounded() -> None:
         account.test_event(str(n))
     account.flush()
     assert [d.id for d in log] == ["dlv_2", "dlv_3"] and log.get("dlv_1") is None
+
+
+def test_muted_drops_what_is_handed_over_meanwhile() -> None:
+    account = Account("http://localhost/a")
+    mount = account.dispatcher.mount("http://localhost/a")
+    account.customer_created("Replayed")
+    with account.dispatcher.muted():
+        account.flush()
+    account.customer_created("Live")
+    account.flush()
+    assert [r.json()["customer"]["name"] for r in mount.requests] == ["Live"]
+    assert len(account.dispatcher.deliveries) == 1

@@ -43,6 +43,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -471,6 +472,7 @@ class WebhookDispatcher:
         self._http_idle = threading.Condition(self._lock)
         self._http_outstanding = 0
         self._worker: threading.Thread | None = None
+        self._muted = 0
 
     def bind(
         self,
@@ -564,6 +566,8 @@ class WebhookDispatcher:
     def enqueue(self, events: Sequence[WebhookEvent], now: datetime) -> None:
         """Queue every (event, target) of ``events`` (called in order, under the simulator's
         lock, so concurrent operations keep their order); ``pump`` delivers them."""
+        if self._muted:
+            return
         for event in events:
             try:
                 bodies: dict[str, bytes] = {}
@@ -638,6 +642,16 @@ class WebhookDispatcher:
                 if not self._queue:
                     break
         self._start_worker()
+
+    @contextmanager
+    def muted(self) -> Iterator[None]:
+        """Drop the events handed over meanwhile: for re-running what already happened (a
+        state file's journal replayed at start), whose webhooks were sent the first time."""
+        self._muted += 1
+        try:
+            yield
+        finally:
+            self._muted -= 1
 
     def deliver(self, events: Sequence[WebhookEvent], now: datetime) -> None:
         """``enqueue`` and ``pump`` in one call (for callers that hold no lock)."""
