@@ -471,3 +471,13 @@ def test_an_endpoint_created_after_the_moment_does_not_get_the_event() -> None:
     client.webhook_endpoints.create(url="http://localhost/b")
     assert [r.json()["type"] for r in a_inbox.requests] == ["backfill.reflected"]
     assert b_inbox.requests == []
+
+
+def test_endpoint_errors_reach_on_error_listeners(sim: OrbSim) -> None:
+    heard: list[str] = []
+    sim.on_error(lambda error: heard.append(type(error).__name__))
+    with pytest.raises(Exception, match="WebhookEndpoint"):
+        sim.webhook_endpoints.retrieve("nope")
+    with pytest.raises(Exception, match="loopback"):
+        sim.webhook_endpoints.create(url="https://hooks.acme.test/x")
+    assert heard == ["ResourceNotFound", "RequestValidationError"]

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from orbsim.engine.pagination import paginate
+from orbsim.engine.reporting import reports_errors
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
 from orbsim.models import Page, PaginationMetadata, WebhookEndpoint, WebhookEndpointWithSecret
 
@@ -535,6 +536,7 @@ def _no_extra(what: str, extra: Mapping[str, Any]) -> None:
         )
 
 
+@reports_errors
 class WebhookEndpoints:
     """``sim.webhook_endpoints``: the SDK's ``client.webhook_endpoints`` on the engine."""
 
