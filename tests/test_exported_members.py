@@ -16,6 +16,8 @@ PUBLIC = [
     "Clock",
     "ConstraintViolation",
     "Customer",
+    "Delivery",
+    "DeliveryLog",
     "DeprecateResult",
     "DuplicateResourceCreation",
     "Event",
@@ -27,6 +29,7 @@ PUBLIC = [
     "Faults",
     "IngestResponse",
     "ManualClock",
+    "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
     "OrbError",
@@ -50,6 +53,10 @@ PUBLIC = [
     "SystemClock",
     "TooManyRequests",
     "URLNotFound",
+    "WebhookDispatcher",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookRequest",
 ]
 
 
@@ -84,6 +91,16 @@ def test_public_methods_return_exported_types() -> None:
     assert isinstance(period, orbsim.Period)
     with sim.serve() as server:
         assert isinstance(server, orbsim.OrbSimServer)
+    mount = sim.webhooks.mount("http://localhost/hooks")
+    assert isinstance(sim.webhooks, orbsim.WebhookDispatcher)
+    assert isinstance(mount, orbsim.Mount)
+    endpoint = sim.webhook_endpoints.create(url="http://localhost/hooks")
+    assert isinstance(endpoint, orbsim.WebhookEndpointWithSecret)
+    assert isinstance(sim.webhook_endpoints.retrieve(endpoint.id), orbsim.WebhookEndpoint)
+    sim.customers.update(customer.id, name="B")
+    assert isinstance(sim.webhooks.deliveries, orbsim.DeliveryLog)
+    assert isinstance(sim.webhooks.deliveries[0], orbsim.Delivery)
+    assert isinstance(mount.requests[0], orbsim.WebhookRequest)
 
 
 def test_importing_orbsim_does_not_load_httpx() -> None:

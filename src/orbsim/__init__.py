@@ -41,9 +41,12 @@ from orbsim.models import (
     PaginationMetadata,
     Plan,
     Subscription,
+    WebhookEndpoint,
+    WebhookEndpointWithSecret,
 )
 from orbsim.settings import Settings
 from orbsim.sim import OrbSim, Snapshot
+from orbsim.wire.delivery import Delivery, DeliveryLog, Mount, WebhookDispatcher, WebhookRequest
 from orbsim.wire.faults import Fault, Faults
 from orbsim.wire.recorder import RecordedRequest, RequestLog
 
@@ -59,6 +62,8 @@ __all__ = [
     "Clock",
     "ConstraintViolation",
     "Customer",
+    "Delivery",
+    "DeliveryLog",
     "DeprecateResult",
     "DuplicateResourceCreation",
     "Event",
@@ -70,6 +75,7 @@ __all__ = [
     "Faults",
     "IngestResponse",
     "ManualClock",
+    "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
     "OrbError",
@@ -93,6 +99,10 @@ __all__ = [
     "SystemClock",
     "TooManyRequests",
     "URLNotFound",
+    "WebhookDispatcher",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookRequest",
 ]
 
 __version__ = "0.1.0"
