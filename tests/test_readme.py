@@ -80,7 +80,7 @@ def test_settings_reference_covers_every_field() -> None:
         cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]]
         assert len(cells) == 5, row
         assert cells[4], f"undocumented setting (add a docstring under the field): {row}"
-    assert "| `grace_period` | `timedelta` | 12 h |" in table
+    assert "| `grace_period` | `Duration` | 12 h |" in table
 
 
 def test_settings_reference_page_uses_the_hook() -> None:

@@ -2,16 +2,119 @@
 
 Defaults are Orb's documented defaults (design.md section 4). A test that needs a different account
 setting (a longer grace period, a lower amendment quota) builds its own ``Settings``.
+
+Durations are ``timedelta`` objects, ISO 8601 durations (``PT12H``, ``P1D``, ``PT0.5S``) or a
+number with a unit (``500ms``, ``30s``, ``10m``, ``12h``, ``1d``, ``1w``, combinable as ``1h30m``).
+A bare number is refused: ``grace_period=12`` could mean seconds or hours, so it means neither.
+``apply_assignments`` reads ``NAME=VALUE`` strings (``orbsim serve --setting``) into a ``Settings``.
 """
 
 from __future__ import annotations
 
+import re
+import types
+import typing
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Literal
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from orbsim.times import zone
+
+DURATION_FORMS = (
+    "ISO 8601 (PT12H, P1D, PT0.5S, P1DT2H30M) or a number with a unit "
+    "(500ms, 30s, 10m, 12h, 1d, 1w; combinable, e.g. 1h30m)"
+)
+"""The accepted ways of writing a duration, as error messages show them."""
+
+_ISO = re.compile(
+    r"P(?:(?P<years>[\d.,]+)Y)?(?:(?P<months>[\d.,]+)M)?(?:(?P<weeks>[\d.,]+)W)?"
+    r"(?:(?P<days>[\d.,]+)D)?"
+    r"(?:T(?:(?P<hours>[\d.,]+)H)?(?:(?P<minutes>[\d.,]+)M)?(?:(?P<seconds>[\d.,]+)S)?)?"
+)
+_SHORT = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|us|s|m|h|d|w))+")
+_SHORT_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|s|m|h|d|w)")
+_MICROSECONDS = {
+    "us": Decimal(1),
+    "ms": Decimal(1_000),
+    "s": Decimal(1_000_000),
+    "m": Decimal(60_000_000),
+    "h": Decimal(3_600_000_000),
+    "d": Decimal(86_400_000_000),
+    "w": Decimal(604_800_000_000),
+}
+_ISO_UNITS = {
+    "weeks": "w",
+    "days": "d",
+    "hours": "h",
+    "minutes": "m",
+    "seconds": "s",
+}
+
+
+def _refuse(value: object, why: str = "") -> ValueError:
+    shown = repr(value) if isinstance(value, str) else str(value)
+    reason = f" ({why})" if why else ""
+    return ValueError(f"{shown} is not a duration{reason}; accepted forms: {DURATION_FORMS}")
+
+
+def _number(text: str, value: object) -> Decimal:
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        raise _refuse(value) from None
+
+
+def parse_duration(value: object) -> timedelta:
+    """A ``timedelta`` from a ``timedelta``, an ISO 8601 duration or a number with a unit.
+
+    Raises ``ValueError`` (whose message lists the accepted forms) for anything else: bare
+    numbers, negative durations, and ISO years or months (a calendar unit has no fixed length).
+    """
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise _refuse(value, "it is negative")
+        return value
+    if isinstance(value, bool | int | float | Decimal):
+        raise _refuse(value, "a bare number has no unit")
+    if not isinstance(value, str):
+        raise _refuse(value, f"got {type(value).__name__}")
+    text = value.strip()
+    micros = Decimal(0)
+    if text.startswith("P"):
+        match = _ISO.fullmatch(text)
+        if match is None or text in ("P", "PT") or text.endswith("T"):
+            raise _refuse(value)
+        parts = match.groupdict()
+        if parts["years"] is not None or parts["months"] is not None:
+            raise ValueError(
+                f"{value!r}: years and months are calendar units with no fixed length; "
+                f"write days or weeks instead (accepted forms: {DURATION_FORMS})"
+            )
+        for name, unit in _ISO_UNITS.items():
+            if parts[name] is not None:
+                micros += _number(parts[name], value) * _MICROSECONDS[unit]
+    elif _SHORT.fullmatch(text):
+        for amount, unit in _SHORT_PART.findall(text):
+            micros += Decimal(amount) * _MICROSECONDS[unit]
+    else:
+        why = "a bare number has no unit" if _is_number(text) else ""
+        raise _refuse(value, why)
+    return timedelta(microseconds=int(micros))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+"""A ``timedelta`` field that accepts only the forms of ``parse_duration``."""
 
 
 class Settings(BaseModel):
@@ -19,23 +122,23 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    grace_period: timedelta = timedelta(hours=12)
+    grace_period: Duration = timedelta(hours=12)
     """Events older than ``now - grace_period`` are refused (unless ingested into a backfill);
     a billing period is invoiced once ``now >= period end + grace_period``."""
-    future_tolerance: timedelta = timedelta(minutes=5)
+    future_tolerance: Duration = timedelta(minutes=5)
     """Events later than ``now + future_tolerance`` are refused."""
     amend_limit: int = Field(default=100, ge=0)
     """Amendments (``PUT /events/{id}``) allowed per customer within ``quota_window``; one more is
     ``TooManyRequests``."""
     deprecate_limit: int = Field(default=100, ge=0)
     """Deprecations allowed per customer within ``quota_window`` (counted apart from amendments)."""
-    quota_window: timedelta = timedelta(days=100)
+    quota_window: Duration = timedelta(days=100)
     """Rolling window of the amend and deprecate quotas (counted per customer, by request time)."""
-    backfill_max_timeframe: timedelta = timedelta(days=31)
+    backfill_max_timeframe: Duration = timedelta(days=31)
     """Longest backfill timeframe (``timeframe_end - timeframe_start``)."""
-    backfill_default_close_delay: timedelta = timedelta(days=1)
+    backfill_default_close_delay: Duration = timedelta(days=1)
     """A backfill created without ``close_time`` closes itself this long after its creation."""
-    reflection_delay: timedelta = timedelta(0)
+    reflection_delay: Duration = timedelta(0)
     """Time from closing (or reverting) a backfill until it is ``reflected`` (or ``reverted``)."""
     max_events_per_request: int | None = Field(default=None, ge=1)
     """Most events one ingest request may carry (more: ``RequestTooLarge``); ``None``: no limit."""
@@ -43,13 +146,13 @@ class Settings(BaseModel):
     """Largest HTTP request body accepted; a larger one is ``RequestTooLarge`` (413)."""
     search_max_event_ids: int = Field(default=500, ge=1)
     """Most ``event_ids`` one event search may list."""
-    search_default_lookback: timedelta = timedelta(days=7)
+    search_default_lookback: Duration = timedelta(days=7)
     """Event search without ``timeframe_start`` looks back this far from now."""
     default_timezone: str = "Etc/UTC"
     """The account timezone: customers created without a timezone get this one."""
     api_keys: frozenset[str] | None = None
     """Accepted API keys over HTTP; ``None`` accepts any non-empty key."""
-    idempotency_ttl: timedelta = timedelta(hours=48)
+    idempotency_ttl: Duration = timedelta(hours=48)
     """How long an answer stored under an ``Idempotency-Key`` is replayed (simulator's clock)."""
     idempotency_key_max_length: int = Field(default=64, ge=1)
     """Longest accepted ``Idempotency-Key``; a longer one is ``RequestValidationError``."""
@@ -81,3 +184,73 @@ class Settings(BaseModel):
     @classmethod
     def _lowercase_hosts(cls, value: frozenset[str]) -> frozenset[str]:
         return frozenset(host.lower().rstrip(".") for host in value)
+
+
+# -- NAME=VALUE assignments (``orbsim serve --setting``) -----------------------------------------
+
+_NONE = frozenset({"none", "null"})
+
+
+def _optional(annotation: Any) -> bool:
+    """Whether a field's annotation admits ``None``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return type(None) in typing.get_args(annotation)
+    return False
+
+
+def _collection(annotation: Any) -> bool:
+    """Whether a field holds a set or list (written as comma-separated values)."""
+    candidates = typing.get_args(annotation) if _optional(annotation) else (annotation,)
+    return any(
+        typing.get_origin(candidate) in (frozenset, set, list, tuple) for candidate in candidates
+    )
+
+
+def _field_value(name: str, text: str) -> object:
+    annotation = Settings.model_fields[name].annotation
+    if text.strip().lower() in _NONE and _optional(annotation):
+        return None
+    if _collection(annotation):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def apply_assignments(base: Settings, assignments: Iterable[str]) -> Settings:
+    """``base`` with each ``NAME=VALUE`` assignment applied (the last one for a name wins).
+
+    Values are read as the field's type: durations as ``parse_duration`` reads them, numbers,
+    timezone names, ``none``/``null`` for optional fields, comma-separated lists for sets
+    (``api_keys=one,two``). Raises ``ValueError`` naming the assignment and the rule it breaks; an
+    unknown name lists the valid ones.
+    """
+    updates: dict[str, object] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"a setting is written NAME=VALUE, got {assignment!r}")
+        if name not in Settings.model_fields:
+            raise ValueError(
+                f"unknown setting {name!r}; valid settings: {', '.join(Settings.model_fields)}"
+            )
+        updates[name] = _field_value(name, text)
+    if not updates:
+        return base
+    merged = {**base.model_dump(), **updates}
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"][:1]) or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            given = updates.get(field, merged.get(field))
+            problems.append(f"{field}={_shown(given)}: {message}")
+        raise ValueError("; ".join(problems)) from None
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "none" if value is None else str(value)

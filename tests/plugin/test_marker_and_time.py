@@ -17,7 +17,7 @@ def test_marker_overrides_settings(pytester: pytest.Pytester, run_inner: Run):
         from datetime import timedelta
         import pytest
 
-        @pytest.mark.orbsim(grace_period=timedelta(hours=1), amend_limit=2, reflection_delay=60)
+        @pytest.mark.orbsim(grace_period=timedelta(hours=1), amend_limit=2, reflection_delay="1m")
         def test_overrides(orb_sim):
             assert orb_sim.settings.grace_period == timedelta(hours=1)
             assert orb_sim.settings.amend_limit == 2
@@ -89,13 +89,18 @@ def test_invalid_values_and_positional_arguments(pytester: pytest.Pytester, run_
         @pytest.mark.orbsim({"amend_limit": 1})
         def test_positional(orb_sim):
             pass
+
+        @pytest.mark.orbsim(grace_period=12)
+        def test_bare_number_duration(orb_sim):
+            pass
         """
     )
-    result = run_inner(errors=2)
+    result = run_inner(errors=3)
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.orbsim: invalid setting value:*amend_limit*",
             "*@pytest.mark.orbsim takes keyword arguments only*",
+            "*@pytest.mark.orbsim: invalid setting value:*grace_period*12 is not a duration*PT12H*",
         ]
     )
 
