@@ -14,7 +14,7 @@ from typing import Any
 
 from orbsim.clock import ManualClock
 from orbsim.engine.timeparse import parse_timestamp
-from orbsim.settings import Settings
+from orbsim.settings import Settings, apply_assignments
 from orbsim.sim import OrbSim
 from orbsim.wire.routes import dispatch
 from orbsim.wire.statefile import (
@@ -188,11 +188,14 @@ def serve(
     state: str | None = None,
     clock: str | None = None,
     now: datetime | None = None,
+    settings: Sequence[str] = (),
 ) -> int:
     """Serve a simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0.
 
-    With ``state``, the state file is loaded (if it exists), every acknowledged write is
-    persisted before it is answered, and the state is saved at shutdown (see
+    ``settings`` are ``NAME=VALUE`` assignments of ``Settings`` fields (``apply_assignments``),
+    applied after ``api_keys`` and ``grace_period_hours``, over the state file's settings if
+    one is loaded. With ``state``, the state file is loaded (if it exists), every acknowledged
+    write is persisted before it is answered, and the state is saved at shutdown (see
     ``orbsim.wire.statefile``). Returns 1 if the port or the state file cannot be used.
     """
     overrides: dict[str, object] = {}
@@ -208,7 +211,7 @@ def serve(
         stop.set()
 
     try:
-        sim, state_file = _prepare(overrides, seed, state, clock, now, persistence_failed)
+        sim, state_file = _prepare(overrides, settings, seed, state, clock, now, persistence_failed)
     except (OSError, ValueError) as exc:
         print(f"orbsim: cannot use the state file {state}: {exc}", file=sys.stderr)
         return 1
@@ -244,6 +247,7 @@ def serve(
 
 def _prepare(
     overrides: dict[str, object],
+    assignments: Sequence[str],
     seed: int,
     state: str | None,
     clock: str | None,
@@ -255,7 +259,7 @@ def _prepare(
     if state is None or not Path(state).exists():
         chosen = clock or "system"
         sim = OrbSim(
-            settings=Settings.model_validate(overrides),
+            settings=apply_assignments(Settings.model_validate(overrides), assignments),
             clock=_new_clock(chosen, now),
             seed=seed,
         )
@@ -269,8 +273,9 @@ def _prepare(
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
         state_file = StateFile(sim, state, dispatch, on_failure=on_failure)
         state_file.replay()
-        if overrides:
-            sim.settings = sim.settings.model_copy(update=overrides)
+        if overrides or assignments:
+            merged = Settings.model_validate({**sim.settings.model_dump(), **overrides})
+            sim.settings = apply_assignments(merged, assignments)
         chosen = clock or ("manual" if manual else "system")
         if chosen == "manual" and now is None and manual:
             now = sim.clock.now()
@@ -314,6 +319,27 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _assignment(text: str) -> str:
+    """A ``NAME=VALUE`` with a known NAME (the value is checked once all are read)."""
+    name, sep, _ = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"a setting is written NAME=VALUE, got {text!r}")
+    if name.strip() not in Settings.model_fields:
+        raise argparse.ArgumentTypeError(
+            f"unknown setting {name.strip()!r}; valid settings: {', '.join(Settings.model_fields)}"
+        )
+    return text
+
+
+def _settings_help() -> str:
+    names = ", ".join(Settings.model_fields)
+    return (
+        "set a Settings field (repeatable; the last one for a name wins). Durations are ISO "
+        "8601 (PT12H, P1D) or a number with a unit (500ms, 30s, 10m, 12h, 1d); none unsets an "
+        f"optional field; sets are comma-separated. Fields: {names}"
+    )
+
+
 def _api_key(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an API key cannot be empty")
@@ -349,6 +375,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="late-event grace period in hours (default 12)",
     )
     serve_parser.add_argument(
+        "--setting",
+        dest="settings",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=_settings_help(),
+    )
+    serve_parser.add_argument(
         "--log-requests", action="store_true", help="log one line per request to stderr"
     )
     serve_parser.add_argument(
@@ -379,6 +414,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if args.now is not None and args.clock != "manual":
             serve_parser.error("--now needs --clock manual")
+        named = {text.partition("=")[0].strip() for text in args.settings}
+        if args.grace_period_hours is not None and "grace_period" in named:
+            serve_parser.error(
+                "--grace-period-hours and --setting grace_period=... both set the grace period; "
+                "give one"
+            )
+        if args.api_keys and "api_keys" in named:
+            serve_parser.error(
+                "--api-key and --setting api_keys=... both set the API keys; give one"
+            )
+        try:
+            apply_assignments(Settings(), args.settings)
+        except ValueError as exc:
+            serve_parser.error(f"--setting: {exc}")
         return serve(
             host=args.host,
             port=args.port,
@@ -389,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state=args.state,
             clock=args.clock,
             now=args.now,
+            settings=args.settings,
         )
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover

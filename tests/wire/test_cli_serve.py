@@ -11,10 +11,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from orbsim import Settings
 from orbsim.cli import main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -158,3 +160,90 @@ def test_serve_rejects_bad_arguments(args: list[str], capsys: pytest.CaptureFixt
         main(["serve", *args])
     assert exit_info.value.code == 2
     assert "orbsim serve: error" in capsys.readouterr().err
+
+
+def test_serve_settings_on_the_command_line() -> None:
+    server = Served(
+        "--setting",
+        "grace_period=48h",
+        "--setting",
+        "max_events_per_request=1",
+        "--setting",
+        "api_keys=one,two",
+    )
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http:
+            assert http.get("/ping", headers={"Authorization": "Bearer x"}).status_code == 401
+            late = datetime.now(UTC) - timedelta(hours=20)  # outside the default 12 h grace
+            event = {
+                "event_name": "api_call",
+                "external_customer_id": "acme",
+                "timestamp": late.isoformat(),
+                "properties": {},
+            }
+            auth = {"Authorization": "Bearer two"}
+            one = http.post(
+                "/ingest", headers=auth, json={"events": [{**event, "idempotency_key": "a"}]}
+            )
+            assert one.status_code == 200, one.text
+            two = [{**event, "idempotency_key": key} for key in ("b", "c")]
+            too_many = http.post("/ingest", headers=auth, json={"events": two})
+            assert too_many.status_code == 413, too_many.text
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--setting", "grace=12h"], "unknown setting 'grace'; valid settings: grace_period,"),
+        (["--setting", "grace_period"], "NAME=VALUE"),
+        (["--setting", "grace_period=12"], "grace_period=12: '12' is not a duration"),
+        (["--setting", "amend_limit=lots"], "amend_limit=lots"),
+        (
+            ["--grace-period-hours", "2", "--setting", "grace_period=1h"],
+            "--grace-period-hours and --setting grace_period",
+        ),
+    ],
+)
+def test_serve_refuses_bad_settings_naming_the_problem(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "orbsim serve: error" in err
+    assert message in err
+
+
+def test_every_settings_field_can_be_given_on_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name in Settings.model_fields:
+        assert name in help_text
+
+
+def test_settings_apply_over_a_loaded_state_file(tmp_path: Path) -> None:
+    state = str(tmp_path / "orb.json")
+
+    def served_settings(*args: str) -> dict[str, object]:
+        server = Served("--state", state, *args)
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http:
+                document = http.get("/_orbsim/state", headers={"Authorization": "Bearer x"})
+            assert server.stop(signal.SIGTERM) == 0
+        finally:
+            server.close()
+        settings: dict[str, object] = document.json()["state"]["settings"]
+        return settings
+
+    first = served_settings("--setting", "amend_limit=3", "--setting", "reflection_delay=10m")
+    assert (first["amend_limit"], first["reflection_delay"]) == (3, "PT10M")
+    second = served_settings("--setting", "deprecate_limit=2")  # the saved settings stay
+    assert (second["amend_limit"], second["deprecate_limit"]) == (3, 2)
+    assert second["reflection_delay"] == "PT10M"
