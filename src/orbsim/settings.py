@@ -116,6 +116,9 @@ def _is_number(text: str) -> bool:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 """A ``timedelta`` field that accepts only the forms of ``parse_duration``."""
 
+RateLimitPreset = Literal["orb_test_mode", "orb_live_mode", "orb_trial"]
+"""The rate-limit tables Orb publishes (docs.withorb.com/api-reference/rate-limits)."""
+
 
 class Settings(BaseModel):
     """Account-level settings of the simulated Orb account (immutable)."""
@@ -172,6 +175,10 @@ class Settings(BaseModel):
     """Hosts besides loopback (localhost, 127.0.0.0/8, ::1) that webhook endpoint URLs may name;
     ``"*"`` allows any host. Empty by default: a simulator never sends webhooks off the machine
     unless told to."""
+    rate_limit_preset: RateLimitPreset | None = None
+    """Orb's published limits by category (reads, writes, analytics, ingest requests, ingested
+    events) for its test mode, live mode or trial accounts; ``None``: off. Applies on top of
+    ``requests_per_second`` and ``events_per_minute``."""
 
     @field_validator("default_timezone")
     @classmethod

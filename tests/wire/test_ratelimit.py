@@ -3,11 +3,14 @@ per API key on the simulator's clock, with an exact ``retry-after``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from wirekit import START, assert_problem, call, fingerprint, make_sim, payload, populate
 
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireResponse
+from orbsim.wire.ratelimit import preset_category
 
 
 def clock_of(sim: OrbSim) -> ManualClock:
@@ -202,3 +205,124 @@ def test_sdk_retries_a_rate_limit_and_gives_up_while_the_clock_stands_still() ->
     clock_of(sim).advance(seconds=1)
     assert client.customers.create(name="b", email="b@example.com").name == "b"
     assert len(sim.customers.list().data) == 2
+
+
+# -- Orb's published limits, by category (Settings.rate_limit_preset) ------------------------------
+
+CUSTOMER = {"name": "Zed", "email": "zed@example.com"}
+
+
+def test_the_orb_presets_are_opt_in() -> None:
+    assert Settings().rate_limit_preset is None
+    with pytest.raises(ValueError, match="orb_test_mode"):
+        Settings(rate_limit_preset="orb_sandbox")  # type: ignore[arg-type]
+
+
+def test_test_mode_allows_5_writes_per_second_apart_from_reads() -> None:
+    sim = make_sim(rate_limit_preset="orb_test_mode")
+    clock = clock_of(sim)
+    assert all(call(sim, "POST", "/v1/customers", CUSTOMER).status == 201 for _ in range(5))
+    body = assert_limited(call(sim, "POST", "/v1/customers", CUSTOMER), 200)
+    assert "5 write requests per second (Orb test mode)" in str(body["detail"])
+    assert_limited(call(sim, "PUT", "/v1/customers/nobody", {"name": "x"}), 200)  # PUT: a write
+    assert_limited(call(sim, "POST", "/v1/events/search", {"event_ids": ["x"]}), 200)
+    assert all(ping(sim).status == 200 for _ in range(50))  # reads have their own bucket
+    body = assert_limited(ping(sim), 20)
+    assert "50 read requests per second (Orb test mode)" in str(body["detail"])
+    clock.advance(milliseconds=200)
+    assert call(sim, "POST", "/v1/customers", CUSTOMER).status == 201
+    assert len(sim.customers.list().data) == 6
+
+
+def test_test_mode_limits_ingest_requests_and_ingested_events_separately() -> None:
+    sim = make_sim(rate_limit_preset="orb_test_mode")
+    clock = clock_of(sim)
+    assert all(ingest(sim, 1, f"r{i}").status == 200 for i in range(10))
+    body = assert_limited(ingest(sim, 1, "r10"), 100)
+    assert "10 ingest requests per second (Orb test mode)" in str(body["detail"])
+    assert call(sim, "POST", "/v1/customers", CUSTOMER).status == 201  # not a write
+    clock.advance(seconds=1)
+    assert ingest(sim, 995, "big").status == 200  # the 10 events are refilled by now
+    assert ingest(sim, 995, "big2").status == 200
+    body = assert_limited(ingest(sim, 20, "over"), 300)  # 10 events over: 30 ms per event
+    assert "2000 ingested events per minute (Orb test mode)" in str(body["detail"])
+
+
+def test_a_batch_larger_than_a_minute_of_test_mode_volume_is_refused_for_good() -> None:
+    sim = make_sim(rate_limit_preset="orb_test_mode")
+    response = ingest(sim, 2001, "huge")
+    body = assert_problem(response, 429, "429-too-many-requests")
+    assert response.header("x-should-retry") == "false"
+    assert "never be admitted" in str(body["detail"])
+    assert "2000 ingested events per minute" in str(body["detail"])
+
+
+@pytest.mark.parametrize(
+    ("preset", "writes", "wait_ms", "label"),
+    [
+        ("orb_trial", 1, 1000, "1 write requests per second (Orb trial)"),
+        ("orb_live_mode", 50, 20, "50 write requests per second (Orb live mode)"),
+    ],
+)
+def test_trial_and_live_mode_presets(preset: str, writes: int, wait_ms: int, label: str) -> None:
+    sim = make_sim(rate_limit_preset=preset)
+    for _ in range(writes):
+        assert call(sim, "POST", "/v1/customers", CUSTOMER).status == 201
+    assert label in str(
+        assert_limited(call(sim, "POST", "/v1/customers", CUSTOMER), wait_ms)["detail"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "category"),
+    [
+        ("GET", "/subscriptions/sub_1/usage", "analytics"),
+        ("GET", "/v1/subscriptions/sub_1/costs", "analytics"),
+        ("GET", "/customers/cus_1/costs", "analytics"),
+        ("GET", "/customers/external_customer_id/acme/costs", "analytics"),
+        ("GET", "/customers/cus_1", "read"),
+        ("GET", "/events/volume", "read"),
+        ("POST", "/ingest", "ingest"),
+        ("POST", "/v1/ingest", "ingest"),
+        ("POST", "/events/search", "write"),
+        ("PUT", "/events/evt_1", "write"),
+        ("DELETE", "/customers/cus_1", "write"),
+        ("PATCH", "/customers/cus_1", "write"),
+    ],
+)
+def test_requests_fall_into_orbs_categories(method: str, path: str, category: str) -> None:
+    assert preset_category(method, path) == category
+
+
+def test_an_explicit_knob_applies_on_top_of_a_preset() -> None:
+    sim = make_sim(rate_limit_preset="orb_test_mode", requests_per_second=2)
+    assert [ping(sim).status for _ in range(2)] == [200, 200]
+    assert "2 requests per second" in str(assert_limited(ping(sim), 500)["detail"])
+
+
+def test_sdk_waits_as_test_mode_tells_it_to() -> None:
+    orb = pytest.importorskip("orb")
+    sim = make_sim(rate_limit_preset="orb_test_mode")
+    client = sim.client(_strict_response_validation=True)
+    sleeps: list[float] = []
+    original = client._calculate_retry_timeout
+
+    def recorded(*args: object, **kwargs: object) -> float:
+        sleeps.append(original(*args, **kwargs))
+        return 0.0
+
+    client._calculate_retry_timeout = recorded
+    event: Any = {
+        "event_name": "api_call",
+        "external_customer_id": "acme",
+        "timestamp": START.isoformat(),
+        "properties": {},
+    }
+    for i in range(10):
+        client.events.ingest(events=[{**event, "idempotency_key": f"e{i}"}])
+    with pytest.raises(orb.RateLimitError):
+        client.events.ingest(events=[{**event, "idempotency_key": "e10"}])
+    assert sleeps == [0.1, 0.1]  # retry-after-ms: 100 ms until the next ingest request
+    clock_of(sim).advance(milliseconds=100)
+    client.events.ingest(events=[{**event, "idempotency_key": "e10"}])
+    assert len(sim.events.search(event_ids=[f"e{i}" for i in range(11)]).data) == 11

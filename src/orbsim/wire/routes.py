@@ -42,7 +42,7 @@ from orbsim.wire.codec import (
 from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
 from orbsim.wire.idempotency import run as run_idempotent
 from orbsim.wire.messages import WireRequest, WireResponse, api_path, is_admin
-from orbsim.wire.ratelimit import count_events
+from orbsim.wire.ratelimit import count_events, limited
 from orbsim.wire.recorder import RequestLog
 
 if TYPE_CHECKING:
@@ -525,9 +525,9 @@ def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireRespons
             raise RequestTooLarge(
                 f"request body is {len(request.body)} bytes; at most {limit} are accepted"
             )
-        if settings.requests_per_second is not None or settings.events_per_minute is not None:
+        if limited(settings):
             events = count_events(request.body) if route.handler is ingest else 0
-            refusal = sim.wire.limiter.admit(settings, api_key, at, events)
+            refusal = sim.wire.limiter.admit(settings, api_key, at, events, method, request.path)
             if refusal is not None:
                 return refusal, True
         key = headers.get("idempotency-key") if method == "POST" else None
