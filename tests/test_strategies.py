@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from freezegun import freeze_time
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from orbsim import ManualClock, OrbSim, RequestValidationError, Settings
 from orbsim import strategies as ost
@@ -224,3 +226,75 @@ def test_deprecation_filters_are_valid(text: str) -> None:
         deprecation_filter=text,
     )
     assert backfill.deprecation_filter == text
+
+
+# -- key spaces and the default time ----------------------------------------------------------
+
+
+def _keys(batch: list[dict[str, object]]) -> set[object]:
+    return {event["idempotency_key"] for event in batch}
+
+
+def test_invalid_events_never_reuse_a_key_of_event_batches() -> None:
+    pairs = st.tuples(
+        ost.event_batches(now=NOW, external_customer_ids=["acme"]),
+        ost.invalid_events(now=NOW, external_customer_ids=["acme"]),
+    )
+    with pytest.raises(NoSuchExample):
+        find(pairs, lambda pair: pair[1].payload.get("idempotency_key") in _keys(pair[0]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batch=ost.event_batches(now=NOW, external_customer_ids=["acme"]),
+    bad=ost.invalid_events(now=NOW, external_customer_ids=["acme"]),
+)
+def test_a_bad_event_in_a_batch_is_refused_for_its_own_rule(
+    batch: list[dict[str, object]], bad: ost.InvalidEvent
+) -> None:
+    sim, _ = fresh_sim()
+    with pytest.raises(RequestValidationError) as refused:
+        sim.events.ingest(events=[*batch, bad.payload])
+    failed = refused.value.validation_failed or []
+    assert len(failed) == 1, failed
+    assert bad.field in " ".join(failed[0]["validation_errors"]), (bad.rule, failed)
+
+
+@given(case=ost.invalid_events(now=NOW, keys=st.just("mine"), rules=["missing_event_name"]))
+def test_invalid_events_take_their_keys_from_keys(case: ost.InvalidEvent) -> None:
+    assert case.payload["idempotency_key"] == "mine"
+
+
+@given(
+    first=ost.idempotency_keys(namespace="a"),
+    second=ost.idempotency_keys(namespace="a~b"),
+    plain=ost.idempotency_keys(),
+)
+def test_key_namespaces_are_disjoint(first: str, second: str, plain: str) -> None:
+    assert first.startswith("a~") and second.startswith("a~b~")
+    assert len({first, second, plain}) == 3
+
+
+def test_a_namespace_must_be_non_empty() -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        ost.idempotency_keys(namespace="")
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=ost.invalid_events(external_customer_ids=["acme"]))
+def test_invalid_events_default_to_the_current_time(case: ost.InvalidEvent) -> None:
+    sim = OrbSim()  # the SystemClock: the same "now" the strategy used
+    with pytest.raises(RequestValidationError) as refused:
+        sim.events.ingest(events=[case.payload])
+    problems = refused.value.validation_errors
+    assert len(problems) == 1, f"{case.rule} broke more than one rule: {problems}"
+    assert case.field in problems[0]
+
+
+def test_invalid_events_without_now_follow_frozen_time() -> None:
+    with freeze_time("2024-01-02T03:04:05Z"):
+        case = find(
+            ost.invalid_events(external_customer_ids=["acme"], rules=["older_than_grace"]),
+            lambda c: True,
+        )
+    assert case.payload["timestamp"] == "2024-01-01T15:04:04.999999Z"

@@ -64,6 +64,12 @@ Timestamp = datetime | str
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "-_.:"
 """Characters of generated keys and aliases: what real systems use, and safe in URL paths."""
+NAMESPACE_SEPARATOR = "~"
+"""Ends a key namespace (``idempotency_keys(namespace=...)``); never in ``KEY_ALPHABET``."""
+INVALID_KEY_NAMESPACE = "invalid"
+"""The namespace of ``invalid_events``' keys unless ``keys=`` is given."""
+_CLOCK_SLACK = timedelta(minutes=1)
+"""How far ``invalid_events`` without ``now`` keeps from the window's moving edges."""
 _NAME_ALPHABET = string.ascii_lowercase + string.digits + "_"
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
@@ -229,9 +235,21 @@ def event_names() -> st.SearchStrategy[str]:
     return st.one_of(common, st.text(KEY_ALPHABET, min_size=1, max_size=30))
 
 
-def idempotency_keys() -> st.SearchStrategy[str]:
-    """Non-empty idempotency keys (``KEY_ALPHABET``, at most 40 characters)."""
-    return st.text(KEY_ALPHABET, min_size=1, max_size=40)
+def idempotency_keys(namespace: str | None = None) -> st.SearchStrategy[str]:
+    """Non-empty idempotency keys (``KEY_ALPHABET``, at most 40 characters after the namespace).
+
+    With ``namespace``, every key is ``f"{namespace}~{text}"``. ``KEY_ALPHABET`` has no ``~``, so
+    keys of different namespaces, and keys without one, can never be equal: give each strategy of
+    a test its own namespace (``events(keys=idempotency_keys(namespace="retries"))``) and their
+    events never collide. ``invalid_events`` uses the namespace ``"invalid"`` by default.
+    """
+    text = st.text(KEY_ALPHABET, min_size=1, max_size=40)
+    if namespace is None:
+        return text
+    if not namespace:
+        raise ValueError("idempotency_keys: a namespace must be a non-empty string")
+    prefix = namespace + NAMESPACE_SEPARATOR
+    return st.builds(lambda rest: prefix + rest, text)
 
 
 def external_customer_ids() -> st.SearchStrategy[str]:
@@ -597,20 +615,29 @@ def _other_ref(event: dict[str, Any], customer_id: str, alias: str) -> dict[str,
 
 def invalid_events(
     *,
-    now: datetime | str,
+    now: datetime | str | None = None,
     customer_ids: Sequence[str] = (),
     external_customer_ids: Sequence[str] = (),
     settings: Settings | None = None,
     rules: Iterable[str] | None = None,
+    keys: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[InvalidEvent]:
     """``InvalidEvent(rule, payload)`` pairs: a valid event (as ``events`` makes them) with exactly
     one rule of ``INVALID_EVENT_RULES`` broken, so ingesting it alone is refused for that rule.
 
+    ``now``: the simulator's time; by default the current time, read when each example is drawn
+    (as the default ``SystemClock`` reads it, so freezegun and time-machine move both). Without
+    ``now``, timestamps keep a minute away from the edges that move while a test runs (the
+    oldest ingestible time and the future tolerance), so the clock moving between drawing and
+    ingesting never changes which rule an event breaks; with ``now``, the edges themselves are
+    generated. (With a grace period under two minutes, pass ``now``.)
+
     ``customer_ids`` must exist in the simulator (they are used by valid parts and by
     ``both_customer_ids``); ``unknown_customer_id`` draws an id that cannot collide with them.
-    ``rules`` restricts the rules (default: all that JSON can carry). Shrinks towards the first
-    rule and the simplest event. Ingest them under keys the simulator has not seen: a key it
-    already ingested is skipped without validation (at-most-once), so the refusal would not come.
+    ``rules`` restricts the rules (default: all that JSON can carry). ``keys``: the idempotency
+    keys (default: ``idempotency_keys(namespace="invalid")``, which no other strategy's default
+    keys can equal, so an invalid event mixed into ``event_batches`` is refused for its rule, not
+    skipped or refused as a duplicate). Shrinks towards the first rule and the simplest event.
     """
     chosen = tuple(rules) if rules is not None else _JSON_RULES
     unknown = [r for r in chosen if r not in INVALID_EVENT_RULES]
@@ -619,11 +646,53 @@ def invalid_events(
             f"unknown rule(s) {unknown}; valid rules: {', '.join(INVALID_EVENT_RULES)}"
         )
     rules_settings = settings or Settings()
+    chosen_keys = keys if keys is not None else idempotency_keys(namespace=INVALID_KEY_NAMESPACE)
+    if now is None:
+        return st.builds(_clock_now).flatmap(
+            lambda moment: _invalid_events(
+                moment,
+                customer_ids,
+                external_customer_ids,
+                rules_settings,
+                chosen,
+                chosen_keys,
+                _CLOCK_SLACK,
+            )
+        )
+    return _invalid_events(
+        now, customer_ids, external_customer_ids, rules_settings, chosen, chosen_keys, None
+    )
+
+
+def _clock_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invalid_events(
+    now: datetime | str,
+    customer_ids: Sequence[str],
+    external_customer_ids: Sequence[str],
+    rules_settings: Settings,
+    chosen: tuple[str, ...],
+    keys: st.SearchStrategy[str],
+    slack: timedelta | None,
+) -> st.SearchStrategy[InvalidEvent]:
+    base_settings = rules_settings
+    future_settings = rules_settings
+    if slack is not None:
+        grace = rules_settings.grace_period
+        base_settings = rules_settings.model_copy(
+            update={"grace_period": grace - min(slack, grace / 2)}
+        )
+        future_settings = rules_settings.model_copy(
+            update={"future_tolerance": rules_settings.future_tolerance + slack}
+        )
     base = events(
         now=now,
         customer_ids=customer_ids,
         external_customer_ids=external_customer_ids,
-        settings=rules_settings,
+        settings=base_settings,
+        keys=keys,
     )
     ids = st.sampled_from(customer_ids) if customer_ids else st.just("cus-unknown")
     aliases = st.sampled_from(external_customer_ids) if external_customer_ids else _aliases()
@@ -647,7 +716,9 @@ def invalid_events(
         st.builds(lambda s: "x_" + s, st.text(_NAME_ALPHABET, max_size=8)),
     )
     old = render_timestamps(timestamps(now, window="too_old", settings=rules_settings))
-    future = render_timestamps(timestamps(now, window="too_far_in_future", settings=rules_settings))
+    future = render_timestamps(
+        timestamps(now, window="too_far_in_future", settings=future_settings)
+    )
     nested = st.one_of(
         st.just({}),
         st.just([]),
