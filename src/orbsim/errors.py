@@ -38,6 +38,10 @@ class OrbError(Exception):
             "detail": self.detail,
         }
 
+    def response_headers(self) -> list[tuple[str, str]]:
+        """HTTP headers this error adds to its answer (besides the content type)."""
+        return []
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.detail!r})"
 
@@ -107,6 +111,21 @@ class URLNotFound(OrbError):
     status = 404
     type_suffix = "404-url-not-found"
     default_title = "URL not found"
+
+
+class MethodNotAllowed(URLNotFound):
+    """A path orbsim serves, asked with another method: HTTP 405 with an ``Allow`` header, but
+    Orb's ``url-not-found`` body, so the SDK raises ``orb.URLNotFound`` as it would against Orb
+    (whose routes answer an unknown method that way)."""
+
+    status = 405
+
+    def __init__(self, detail: str, *, allow: tuple[str, ...], title: str | None = None) -> None:
+        super().__init__(detail, title=title)
+        self.allow = allow
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        return [("allow", ", ".join(self.allow))]
 
 
 class ResourceConflict(OrbError):

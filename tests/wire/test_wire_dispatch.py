@@ -71,17 +71,34 @@ def test_ping_with_and_without_v1(sim: OrbSim, path: str) -> None:
         ("GET", "/v1/ping/"),
         ("GET", "/v1/customers/"),
         ("GET", "/v1//customers"),
-        ("DELETE", "/v1/ping"),
-        ("PATCH", "/v1/customers"),
-        ("POST", "/v1/customers/abc"),
-        ("GET", "/v1/ingest"),
-        ("HEAD", "/v1/ping"),
-        ("OPTIONS", "/v1/customers"),
-        ("DELETE", "/v1/events/backfills/x"),
+        ("PUT", "/v1/subscriptions/summary"),
     ],
 )
-def test_unknown_path_or_method_is_url_not_found(sim: OrbSim, method: str, path: str) -> None:
-    assert_problem(call(sim, method, path), 404, "404-url-not-found")
+def test_unknown_path_is_url_not_found(sim: OrbSim, method: str, path: str) -> None:
+    response = call(sim, method, path)
+    assert_problem(response, 404, "404-url-not-found")
+    assert response.header("allow") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/v1/ping", "GET"),
+        ("PATCH", "/v1/customers", "GET, POST"),
+        ("POST", "/v1/customers/abc", "DELETE, GET, PUT"),
+        ("GET", "/v1/ingest", "POST"),
+        ("HEAD", "/v1/ping", "GET"),
+        ("OPTIONS", "/v1/customers", "GET, POST"),
+        ("DELETE", "/v1/events/backfills/x", "GET"),
+    ],
+)
+def test_a_served_path_with_another_method_is_405_with_allow(
+    sim: OrbSim, method: str, path: str, allow: str
+) -> None:
+    response = call(sim, method, path)
+    body = assert_problem(response, 405, "404-url-not-found")
+    assert response.header("allow") == allow
+    assert allow in body["detail"]
 
 
 def test_lower_case_method_is_accepted(sim: OrbSim) -> None:

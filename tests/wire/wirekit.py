@@ -57,7 +57,10 @@ def assert_problem(
     assert isinstance(body["detail"], str) and body["detail"]
     assert body["type"].startswith(TYPE_PREFIX)
     kind = body["type"].removeprefix(TYPE_PREFIX)
-    assert ERRORS_BY_TYPE[kind].status == status
+    if status == 405:  # a served path with another method: Orb's url-not-found body, and Allow
+        assert kind == "404-url-not-found" and response.header("allow"), body
+    else:
+        assert ERRORS_BY_TYPE[kind].status == status
     if suffix is not None:
         assert kind == suffix, body
     assert "Traceback" not in response.body.decode()

@@ -146,7 +146,7 @@ def empty_response(status: int = 204) -> WireResponse:
 def problem_response(error: OrbError) -> WireResponse:
     """Orb's RFC 7807 body; ``x-should-retry: false`` stops the SDK retrying 409s and 429s."""
     body = json.dumps(error.to_problem(), separators=(",", ":"), default=str).encode()
-    headers = [("content-type", JSON)]
+    headers = [("content-type", JSON), *error.response_headers()]
     if error.should_retry is False:
         headers.append(("x-should-retry", "false"))
     return WireResponse(error.status, headers, body)

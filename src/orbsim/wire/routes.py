@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel
 
 from orbsim.errors import (
+    MethodNotAllowed,
     OrbAuthenticationError,
     OrbError,
     OrbInternalServerError,
@@ -42,6 +43,7 @@ from orbsim.wire.codec import (
 from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
 from orbsim.wire.idempotency import run as run_idempotent
 from orbsim.wire.messages import WireRequest, WireResponse, api_path, is_admin
+from orbsim.wire.orb_endpoints import ORB_ENDPOINTS
 from orbsim.wire.ratelimit import count_events, limited
 from orbsim.wire.recorder import RequestLog
 
@@ -407,41 +409,90 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/ping", ping),
 )
 
-# Literal paths are looked up directly; parameterised ones are matched in table order (a literal
-# segment such as ``external_customer_id`` is listed before the ``{customer_id}`` it shadows).
-_STATIC: dict[tuple[str, str], Route] = {
-    (r.method, "/" + "/".join(s for s in r.segments if s is not None)): r
-    for r in ROUTES
-    if None not in r.segments
-}
-_DYNAMIC: dict[int, list[Route]] = {}
-for _r in ROUTES:
-    if None in _r.segments:
-        _DYNAMIC.setdefault(len(_r.segments), []).append(_r)
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """One path of Orb's API (or of orbsim's), with the methods orbsim serves on it."""
+
+    segments: tuple[str | None, ...]
+    routes: dict[str, Route]
+    orb_methods: frozenset[str]
+    """The methods Orb's API has on this path (``orb_endpoints``), served or not."""
+
+
+def _shape(template: str) -> tuple[str | None, ...]:
+    return tuple(None if part.startswith("{") else part for part in template.strip("/").split("/"))
+
+
+def _paths() -> tuple[dict[str, _Path], dict[tuple[int, str], list[_Path]]]:
+    """Orb's paths (plus orbsim's own routes), keyed for ``match``: literal paths by their text;
+    parameterised ones by segment count and first segment, most specific first (at the first
+    position where two differ, a literal segment beats a parameter, as in Orb's router)."""
+    methods: dict[tuple[str | None, ...], set[str]] = {}
+    for method, template in ORB_ENDPOINTS:
+        methods.setdefault(_shape(template), set()).add(method)
+    served: dict[tuple[str | None, ...], dict[str, Route]] = {}
+    for route in ROUTES:
+        served.setdefault(route.segments, {})[route.method] = route
+        methods.setdefault(route.segments, set())
+    literal: dict[str, _Path] = {}
+    patterns: dict[tuple[int, str], list[_Path]] = {}
+    for segments, orb_methods in methods.items():
+        entry = _Path(segments, served.get(segments, {}), frozenset(orb_methods))
+        if None in segments:
+            head = segments[0]
+            assert head is not None, f"a path starting with a parameter: {segments}"
+            patterns.setdefault((len(segments), head), []).append(entry)
+        else:
+            literal["/" + "/".join(segments)] = entry  # type: ignore[arg-type]
+    for group in patterns.values():
+        group.sort(key=lambda entry: tuple(part is None for part in entry.segments))
+    return literal, patterns
+
+
+_LITERAL, _PATTERNS = _paths()
 
 
 def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
-    """The route for ``method`` and a raw path (``/v1`` prefix optional), and its parameters."""
+    """The route for ``method`` and a raw path (``/v1`` prefix optional), and its parameters.
+
+    The path is first matched to the most specific of Orb's paths (so ``/subscriptions/summary``
+    is never read as a subscription id); then the method. ``MethodNotAllowed`` (405 with
+    ``Allow``) if orbsim serves that path with other methods, else ``URLNotFound``.
+    """
     path = api_path(path)
-    route = _STATIC.get((method, path))
-    if route is not None:
-        return route, ()
-    parts = path.split("/")
-    if parts[0] == "" and len(parts) > 1:
-        parts = parts[1:]
-        for route in _DYNAMIC.get(len(parts), ()):
-            if route.method != method:
-                continue
-            params: list[str] = []
-            for expected, part in zip(route.segments, parts, strict=True):
-                if expected is None:
-                    if not part:
+    found = _LITERAL.get(path)
+    params: tuple[str, ...] = ()
+    if found is None:
+        parts = path.split("/")
+        if parts[0] == "" and len(parts) > 2:
+            parts = parts[1:]
+            for candidate in _PATTERNS.get((len(parts), parts[0]), ()):
+                values: list[str] = []
+                for expected, part in zip(candidate.segments, parts, strict=True):
+                    if expected is None:
+                        if not part:
+                            break
+                        values.append(unquote(part))
+                    elif expected != part:
                         break
-                    params.append(unquote(part))
-                elif expected != part:
+                else:
+                    found, params = candidate, tuple(values)
                     break
-            else:
-                return route, tuple(params)
+    if found is not None:
+        route = found.routes.get(method)
+        if route is not None:
+            return route, params
+        if found.routes:
+            allowed = tuple(sorted(found.routes))
+            raise MethodNotAllowed(
+                f"{method} {path}: orbsim serves this path only with {', '.join(allowed)}",
+                allow=allowed,
+            )
+        if method in found.orb_methods:
+            raise URLNotFound(
+                f"{method} {path} is an Orb API endpoint that orbsim does not simulate"
+            )
     raise URLNotFound(f"{method} {path} is not an Orb API endpoint served by orbsim")
 
 
