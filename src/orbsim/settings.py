@@ -180,6 +180,14 @@ class Settings(BaseModel):
     events) for its test mode, live mode or trial accounts; ``None``: off. Applies on top of
     ``requests_per_second`` and ``events_per_minute``."""
 
+    def json_document(self) -> dict[str, Any]:
+        """These settings as JSON: durations ISO 8601, ``api_keys`` sorted (a stable document).
+        The state file and ``/_orbsim/settings`` write settings this way."""
+        data = self.model_dump(mode="json")
+        if data.get("api_keys") is not None:
+            data["api_keys"] = sorted(data["api_keys"])
+        return data
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -28,6 +28,9 @@ CUSTOMER = {"name": "Acme", "email": "a@acme.test", "external_customer_id": "acm
 ENDPOINTS = [
     ("GET", "/_orbsim/state"),
     ("POST", "/_orbsim/reset"),
+    ("GET", "/_orbsim/settings"),
+    ("PUT", "/_orbsim/settings"),
+    ("PATCH", "/_orbsim/settings"),
     ("GET", "/_orbsim/clock"),
     ("POST", "/_orbsim/clock/advance"),
     ("GET", "/_orbsim/faults"),
@@ -101,17 +104,30 @@ def test_admin_is_also_served_under_v1(http: httpx.Client) -> None:
     [
         ("GET", "/_orbsim/nothing"),
         ("GET", "/_orbsim/"),
-        ("PUT", "/_orbsim/clock"),
-        ("GET", "/_orbsim/reset"),
-        ("POST", "/_orbsim/state"),
-        ("GET", "/_orbsim/clock/advance"),
     ],
 )
-def test_unknown_admin_paths_and_methods_are_url_not_found(
-    http: httpx.Client, method: str, path: str
-) -> None:
+def test_unknown_admin_paths_are_url_not_found(http: httpx.Client, method: str, path: str) -> None:
     body = problem(http.request(method, path), 404, "404-url-not-found")
     assert "admin endpoint" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/_orbsim/clock", "GET"),
+        ("GET", "/_orbsim/reset", "POST"),
+        ("POST", "/_orbsim/state", "GET"),
+        ("GET", "/_orbsim/clock/advance", "POST"),
+        ("POST", "/_orbsim/settings", "GET, PATCH, PUT"),
+    ],
+)
+def test_admin_paths_with_another_method_are_405_with_allow(
+    http: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.json()["type"] == TYPE_PREFIX + "404-url-not-found"
 
 
 def test_unknown_query_parameters_are_refused(http: httpx.Client) -> None:

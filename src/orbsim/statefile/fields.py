@@ -71,10 +71,7 @@ def _duration(value: timedelta) -> Any:
 
 
 def _encode_settings(settings: Settings, state: AccountState) -> Any:
-    data = settings.model_dump(mode="json")
-    if data.get("api_keys") is not None:
-        data["api_keys"] = sorted(data["api_keys"])
-    return data
+    return settings.json_document()
 
 
 def _decode_settings(doc: Reader, key: str, decoded: Decoded) -> Settings:

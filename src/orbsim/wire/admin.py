@@ -13,6 +13,9 @@ GET      /_orbsim/state               the state as ``sim.dump`` writes it (forma
                                       ``orbsim.statefile``)
 POST     /_orbsim/reset               empty state, same settings, seed and clock; faults, the
                                       request log and rate-limit buckets are cleared too
+GET      /_orbsim/settings            the ``Settings`` in force, as JSON (durations ISO 8601)
+PUT      /_orbsim/settings            replace them: fields not given take their defaults
+PATCH    /_orbsim/settings            change the fields given, keep the others
 GET      /_orbsim/clock               ``{"now": iso, "manual": bool}``
 POST     /_orbsim/clock/advance       ``{"seconds": n}`` or ``{"to": iso}`` (ManualClock only)
 GET      /_orbsim/faults              ``{"data": [fault, ...]}``
@@ -41,15 +44,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from orbsim.clock import ManualClock
 from orbsim.engine.timeparse import parse_timestamp
 from orbsim.errors import (
     ConstraintViolation,
+    MethodNotAllowed,
     OrbError,
     RequestValidationError,
     ResourceNotFound,
     URLNotFound,
 )
+from orbsim.settings import Settings
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -82,6 +89,12 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
         method = request.method.upper()
         found = _ROUTES.get((method, path))
         if found is None:
+            allowed = _METHODS.get(path)
+            if allowed:
+                raise MethodNotAllowed(
+                    f"{method} {request.path}: this admin endpoint takes {', '.join(allowed)}",
+                    allow=allowed,
+                )
             raise URLNotFound(f"{method} {request.path} is not an orbsim admin endpoint")
         handler, accepted, takes_body = found
         query = Query(request.query) if request.query else NO_QUERY
@@ -186,6 +199,42 @@ def _target(value: object) -> datetime:
 
 def _clock_view(sim: OrbSim) -> dict[str, Any]:
     return {"now": sim.now().isoformat(), "manual": isinstance(sim.clock, ManualClock)}
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def get_settings(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    return 200, sim.settings.json_document()
+
+
+def replace_settings(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """PUT: the body is the new settings; a field it leaves out takes its default."""
+    new = _validated_settings(body)
+    with sim.lock:
+        sim.settings = new
+    return 200, new.json_document()
+
+
+def update_settings(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """PATCH: the fields given change, the others keep their values."""
+    with sim.lock:
+        new = _validated_settings({**sim.settings.model_dump(), **body})
+        sim.settings = new
+    return 200, new.json_document()
+
+
+def _validated_settings(values: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{field}: {str(error['msg']).removeprefix('Value error, ')}")
+        raise RequestValidationError(
+            f"settings: {'; '.join(problems)}", validation_errors=problems
+        ) from None
 
 
 # -- faults and the request log --------------------------------------------------------------------
@@ -342,6 +391,9 @@ _DELIVERY_FILTERS = frozenset({"type", "endpoint_id", "status", "limit"})
 _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
     ("GET", f"{PREFIX}/state"): (get_state, _NONE, False),
     ("POST", f"{PREFIX}/reset"): (reset, _NONE, False),
+    ("GET", f"{PREFIX}/settings"): (get_settings, _NONE, False),
+    ("PUT", f"{PREFIX}/settings"): (replace_settings, _NONE, True),
+    ("PATCH", f"{PREFIX}/settings"): (update_settings, _NONE, True),
     ("GET", f"{PREFIX}/clock"): (get_clock, _NONE, False),
     ("POST", f"{PREFIX}/clock/advance"): (advance_clock, _NONE, True),
     ("GET", f"{PREFIX}/faults"): (list_faults, _NONE, False),
@@ -355,3 +407,6 @@ _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
     ("POST", f"{PREFIX}/webhooks/test"): (send_test, _NONE, True),
     ("POST", f"{PREFIX}/webhooks/flush"): (flush_deliveries, _NONE, True),
 }
+_METHODS: dict[str, tuple[str, ...]] = {}
+for _method, _path in sorted(_ROUTES):
+    _METHODS[_path] = (*_METHODS.get(_path, ()), _method)
