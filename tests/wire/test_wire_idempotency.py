@@ -88,21 +88,27 @@ def test_empty_key_is_refused() -> None:
     assert_problem(call(sim, "POST", "/v1/customers", CUSTOMER, headers=keyed("")), 400)
 
 
-def test_key_is_ignored_on_get_put_and_delete() -> None:
+def test_key_is_ignored_on_get_and_honoured_on_put_and_delete() -> None:
     sim = make_sim()
     ids = populate(sim)
     first = call(sim, "GET", "/v1/ping", headers=keyed("k" * 100))
     assert first.status == 200
     assert first.header("idempotency-key") is None
-    update = {"name": "Alicia"}
-    path = f"/v1/customers/{ids['alice']}"
-    call(sim, "PUT", path, update, headers=keyed("u1"))
-    again = call(sim, "PUT", path, {"name": "Alice 2"}, headers=keyed("u1"))
-    assert again.status == 200
-    assert payload(again)["name"] == "Alice 2"
-    assert again.header("idempotent-replayed") is None
-    assert call(sim, "DELETE", f"/v1/customers/{ids['bob']}", headers=keyed("u1")).status == 204
     assert len(sim.wire.idempotency) == 0
+    path = f"/v1/customers/{ids['alice']}"
+    updated = call(sim, "PUT", path, {"name": "Alicia"}, headers=keyed("u1"))
+    replayed = call(sim, "PUT", path, {"name": "Alicia"}, headers=keyed("u1"))
+    assert (replayed.status, replayed.body) == (200, updated.body)
+    assert replayed.header("idempotent-replayed") == "true"
+    other = call(sim, "PUT", path, {"name": "Alice 2"}, headers=keyed("u1"))
+    assert other.status == 409  # the same key for another request
+    assert sim.customers.fetch(ids["alice"]).name == "Alicia"
+    bob = f"/v1/customers/{ids['bob']}"
+    assert call(sim, "DELETE", bob, headers=keyed("d1")).status == 204
+    again = call(sim, "DELETE", bob, headers=keyed("d1"))
+    assert again.status == 204 and again.header("idempotent-replayed") == "true"
+    assert call(sim, "DELETE", bob, headers=keyed("d2")).status == 404  # a new delete: gone
+    assert len(sim.wire.idempotency) == 3
 
 
 def test_deterministic_4xx_is_stored_and_replayed() -> None:

@@ -1,10 +1,13 @@
-"""``Idempotency-Key`` on POST: a retried request gets the stored answer instead of running twice.
+"""``Idempotency-Key`` on every mutating request (POST, PUT, PATCH, DELETE): a retried request
+gets the stored answer instead of running twice.
 
-Orb honours the header on POST (ignored on GET/PUT/DELETE), keeps keys for 48 hours, echoes the
-key on keyed responses and marks replays with ``Idempotent-Replayed: true``; a key reused with a
-different request is a 409 ``resource-conflict``. The SDK sends a key on every POST and reuses it on
-its retries, so a response lost after the simulator committed never duplicates an event or a
-backfill.
+Both official SDKs (Python and Node) send a key on every non-GET request and reuse it on their
+retries, so a response lost after the simulator committed never duplicates an event, a backfill,
+an amendment (a version and a quota slot) or a deletion. Orb's idempotency page documents the
+header for POST and PATCH and says GET, PUT and DELETE ignore it; orbsim honours it on PUT and
+DELETE too (design.md, issue 12), so a retried amendment is stored once. Keys live 48 hours, the
+key is echoed on keyed responses, replays carry ``Idempotent-Replayed: true``, and a key reused
+with a different request is a 409 ``resource-conflict``. GET ignores the header.
 
 What is stored: every answer the endpoint itself gave, 2xx and deterministic 4xx alike (as Stripe
 does), so a retry gets the same answer the original got. Not stored: 409 and 429 (they mean "try

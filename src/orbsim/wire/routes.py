@@ -7,10 +7,10 @@ unknown keys itself) and return ``(status, model)``. Every ``OrbError`` becomes 
 answer here, in one place; anything else is a bug and becomes a 500 without a traceback.
 
 Order of checks: injected faults (``faults.py``), authentication (401), route (404
-url-not-found), body size (413), rate limits (429, ``ratelimit.py``), then the ``Idempotency-Key``
-(POST only, see ``idempotency.py``), query parameters, body, engine. Every request and answer is
-recorded in ``sim.requests`` (``recorder.py``); admin requests (``/_orbsim/``) bypass faults,
-limits and the log.
+url-not-found, or 405), body size (413), rate limits (429, ``ratelimit.py``), then the
+``Idempotency-Key`` (every method but GET, see ``idempotency.py``), query parameters, body,
+engine. Every request and answer is recorded in ``sim.requests`` (``recorder.py``); admin
+requests (``/_orbsim/``) bypass faults, limits and the log.
 """
 
 from __future__ import annotations
@@ -581,7 +581,7 @@ def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireRespons
             refusal = sim.wire.limiter.admit(settings, api_key, at, events, method, request.path)
             if refusal is not None:
                 return refusal, True
-        key = headers.get("idempotency-key") if method == "POST" else None
+        key = headers.get("idempotency-key") if method != "GET" else None
         if key is not None:
             answer = run_idempotent(
                 sim, key, request, lambda: _execute(sim, route, params, request)
