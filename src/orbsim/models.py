@@ -17,7 +17,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from orbsim.engine.timeparse import format_timestamp
 
 __all__ = [
     "TAX_ID_COUNTRIES",
@@ -66,6 +75,11 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEndpointWithSecret",
 ]
+
+Timestamp = Annotated[
+    datetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")
+]
+"""A UTC time, written in JSON the one way orbsim writes times (``format_timestamp``)."""
 
 BillingCadence = Literal["monthly", "quarterly", "semi_annual", "annual"]
 PaymentProvider = Literal[
@@ -254,7 +268,7 @@ class DefaultPaymentMethod(_Model):
     """A stored payment instrument; orbsim never creates one, the shape is here for completeness."""
 
     id: str
-    created_at: datetime
+    created_at: Timestamp
     customer_id: str
     default: bool
     external_payment_method_id: str
@@ -284,7 +298,7 @@ class Customer(_Resource):
     )
 
     id: str
-    created_at: datetime
+    created_at: Timestamp
     name: str
     email: str
     timezone: str
@@ -319,7 +333,7 @@ class Product(_Model):
     """The product a plan belongs to (orbsim derives one per plan)."""
 
     id: str
-    created_at: datetime
+    created_at: Timestamp
     name: str
 
 
@@ -353,7 +367,7 @@ class Plan(_Resource):
     )
 
     id: str
-    created_at: datetime
+    created_at: Timestamp
     name: str
     currency: str
     external_plan_id: str | None
@@ -408,15 +422,15 @@ class BillingCycleAnchorConfiguration(_Model):
 class SubscriptionTrialInfo(_Model):
     """Trial end of a subscription (orbsim subscriptions have no trial)."""
 
-    end_date: datetime | None = None
+    end_date: Timestamp | None = None
 
 
 class FixedFeeQuantityScheduleEntry(_Model):
     """One entry of a subscription's fixed-fee quantity schedule."""
 
     price_id: str
-    start_date: datetime
-    end_date: datetime | None = None
+    start_date: Timestamp
+    end_date: Timestamp | None = None
     quantity: float
 
 
@@ -424,8 +438,8 @@ class CouponRedemption(_Model):
     """A coupon redeemed on a subscription."""
 
     coupon_id: str
-    start_date: datetime
-    end_date: datetime | None = None
+    start_date: Timestamp
+    end_date: Timestamp | None = None
 
 
 class SubscriptionChangeMinified(_Model):
@@ -462,11 +476,11 @@ class Subscription(_Resource):
     plan: Plan | None
     name: str
     status: SubscriptionStatus
-    start_date: datetime
-    end_date: datetime | None
-    created_at: datetime
-    current_billing_period_start_date: datetime | None
-    current_billing_period_end_date: datetime | None
+    start_date: Timestamp
+    end_date: Timestamp | None
+    created_at: Timestamp
+    current_billing_period_start_date: Timestamp | None
+    current_billing_period_end_date: Timestamp | None
     billing_cycle_day: Annotated[int, Field(ge=1, le=31)]
     billing_cycle_anchor_configuration: BillingCycleAnchorConfiguration
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -534,7 +548,7 @@ class Event(_Model):
     external_customer_id: str | None
     event_name: str
     properties: dict[str, Any]
-    timestamp: datetime
+    timestamp: Timestamp
     deprecated: bool
 
 
@@ -547,8 +561,8 @@ class EventSearchResponse(_Model):
 class EventVolume(_Model):
     """The number of billable events with a timestamp in one UTC hour."""
 
-    timeframe_start: datetime
-    timeframe_end: datetime
+    timeframe_start: Timestamp
+    timeframe_end: Timestamp
     count: int
 
 
@@ -577,7 +591,7 @@ class BillableEvent(_FrozenModel):
     external_customer_id: str | None
     event_name: str
     properties: dict[str, Any]
-    timestamp: datetime
+    timestamp: Timestamp
     backfill_id: str | None = None
 
 
@@ -589,10 +603,10 @@ class EventVersion(_FrozenModel):
     kind: EventVersionKind
     event_name: str
     properties: dict[str, Any]
-    timestamp: datetime
+    timestamp: Timestamp
     customer_id: str | None
     external_customer_id: str | None
-    recorded_at: datetime
+    recorded_at: Timestamp
     backfill_id: str | None = None
 
 
@@ -605,12 +619,12 @@ class Backfill(_Model):
 
     id: str
     status: BackfillStatus
-    created_at: datetime
-    timeframe_start: datetime
-    timeframe_end: datetime
+    created_at: Timestamp
+    timeframe_start: Timestamp
+    timeframe_end: Timestamp
     events_ingested: int
-    close_time: datetime | None
-    reverted_at: datetime | None
+    close_time: Timestamp | None
+    reverted_at: Timestamp | None
     customer_id: str | None
     replace_existing_events: bool
     deprecation_filter: str | None = None

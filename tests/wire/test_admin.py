@@ -18,6 +18,7 @@ from test_cli_serve import TIMEOUT, Served
 from wirekit import START
 
 from orbsim import ManualClock, OrbSim, Settings
+from orbsim.engine.timeparse import iso
 from orbsim.errors import TYPE_PREFIX
 from orbsim.statefile import FORMAT
 from orbsim.wire.server import OrbSimServer
@@ -173,7 +174,7 @@ def test_reset_empties_the_account_and_keeps_settings_seed_and_clock(http: httpx
 
     response = http.post("/_orbsim/reset")
     assert response.status_code == 200
-    assert response.json() == {"now": (START + timedelta(seconds=30)).isoformat(), "manual": True}
+    assert response.json() == {"now": iso(START + timedelta(seconds=30)), "manual": True}
     assert http.get("/_orbsim/requests").json() == {"data": []}
     assert http.get("/_orbsim/faults").json() == {"data": []}
     assert http.get("/v1/customers").json()["data"] == []
@@ -197,18 +198,18 @@ def test_reset_keeps_the_settings(http: httpx.Client) -> None:
 
 
 def test_clock_reports_time_and_kind(http: httpx.Client) -> None:
-    assert http.get("/_orbsim/clock").json() == {"now": START.isoformat(), "manual": True}
+    assert http.get("/_orbsim/clock").json() == {"now": iso(START), "manual": True}
 
 
 def test_advance_by_seconds_and_to_a_time(sim: OrbSim, http: httpx.Client) -> None:
     moved = http.post("/_orbsim/clock/advance", json={"seconds": 90})
-    assert moved.json() == {"now": (START + timedelta(seconds=90)).isoformat(), "manual": True}
+    assert moved.json() == {"now": iso(START + timedelta(seconds=90)), "manual": True}
     moved = http.post("/_orbsim/clock/advance", json={"seconds": 0.5})
-    assert moved.json()["now"] == (START + timedelta(seconds=90.5)).isoformat()
+    assert moved.json()["now"] == "2024-05-15T12:01:30.500Z"
     moved = http.post("/_orbsim/clock/advance", json={"to": "2024-06-01T00:00:00Z"})
-    assert moved.json()["now"] == "2024-06-01T00:00:00+00:00"
+    assert moved.json()["now"] == "2024-06-01T00:00:00Z"
     same = http.post("/_orbsim/clock/advance", json={"to": "2024-06-01T02:00:00+02:00"})
-    assert same.json()["now"] == "2024-06-01T00:00:00+00:00"  # standing still is allowed
+    assert same.json()["now"] == "2024-06-01T00:00:00Z"  # standing still is allowed
     assert sim.now().isoformat() == "2024-06-01T00:00:00+00:00"
 
 
@@ -412,11 +413,11 @@ def test_serve_with_a_manual_clock_lets_other_languages_drive_time() -> None:
             base_url=server.base_url.removesuffix("/v1"), headers=AUTH, timeout=TIMEOUT
         ) as http:
             assert http.get("/_orbsim/clock").json() == {
-                "now": "2024-05-20T12:00:00+00:00",
+                "now": "2024-05-20T12:00:00Z",
                 "manual": True,
             }
             moved = http.post("/_orbsim/clock/advance", json={"to": "2024-05-21T00:00:00Z"})
-            assert moved.json()["now"] == "2024-05-21T00:00:00+00:00"
+            assert moved.json()["now"] == "2024-05-21T00:00:00Z"
             created = http.post("/v1/customers", json=CUSTOMER).json()
             assert created["created_at"] == "2024-05-21T00:00:00Z"
         assert server.stop(signal.SIGTERM) == 0

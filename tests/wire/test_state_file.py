@@ -587,13 +587,13 @@ def test_a_manual_clock_and_its_time_survive_restarts(
         headers=auth,
         timeout=TIMEOUT,
     )
-    assert moved.json() == {"now": "2024-05-20T12:01:00+00:00", "manual": True}
+    assert moved.json() == {"now": "2024-05-20T12:01:00Z", "manual": True}
     first.process.kill()
     first.close()
 
     second = start(servers, "--state", str(state_path))  # the kind and time come from the file
     clock = httpx.get(f"{second.base_url}/_orbsim/clock", headers=auth, timeout=TIMEOUT).json()
-    assert clock == {"now": "2024-05-20T12:01:00+00:00", "manual": True}
+    assert clock == {"now": "2024-05-20T12:01:00Z", "manual": True}
     assert second.stop(signal.SIGTERM) == 0
     second.close()
 

@@ -6,6 +6,7 @@ users send ``Z`` strings; all are accepted. Naive times are UTC; other offsets a
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 
 from orbsim.times import to_utc
@@ -36,7 +37,24 @@ def optional_timestamp(value: object, field: str) -> datetime | None:
     return None if value is None else parse_timestamp(value, field)
 
 
-def iso(value: datetime) -> str:
-    """Render a UTC datetime the way Orb does in messages: ``2024-05-01T12:00:00Z``."""
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+@functools.lru_cache(maxsize=8192)
+def format_timestamp(value: datetime) -> str:
+    """The one way orbsim writes a time, in API answers, admin answers and messages alike: UTC
+    with ``Z`` (as Orb's documentation and SDK examples write it), fractional seconds only as far
+    as needed: none, milliseconds, or microseconds. So ``2024-05-01T12:00:00.123Z`` comes back as
+    sent, and a JavaScript client's milliseconds keep three digits. A naive time is UTC.
+
+    Cached: responses repeat the same few instants (``created_at``, period edges), and a cache hit
+    is cheaper than pydantic's own datetime serialisation."""
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    micros = value.microsecond
+    if not micros:
+        return value.isoformat(timespec="seconds")[:19] + "Z"
+    if micros % 1000 == 0:
+        return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+iso = format_timestamp
+"""The name the engine's messages use."""

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from orbsim.clock import ManualClock
-from orbsim.engine.timeparse import parse_timestamp
+from orbsim.engine.timeparse import iso, parse_timestamp
 from orbsim.errors import (
     ConstraintViolation,
     MethodNotAllowed,
@@ -161,12 +161,12 @@ def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
             target = _target(body["to"])
             if target < now:
                 raise ConstraintViolation(
-                    f"clock/advance: the clock only moves forward; 'to' {target.isoformat()} is "
-                    f"before now ({now.isoformat()})"
+                    f"clock/advance: the clock only moves forward; 'to' {iso(target)} is "
+                    f"before now ({iso(now)})"
                 )
             if target - now > _MAX_ADVANCE:
                 raise RequestValidationError(
-                    f"clock/advance: 'to' {target.isoformat()} is more than 1000 years ahead"
+                    f"clock/advance: 'to' {iso(target)} is more than 1000 years ahead"
                 )
         clock.set(target)
         return 200, _clock_view(sim)
@@ -198,7 +198,7 @@ def _target(value: object) -> datetime:
 
 
 def _clock_view(sim: OrbSim) -> dict[str, Any]:
-    return {"now": sim.now().isoformat(), "manual": isinstance(sim.clock, ManualClock)}
+    return {"now": iso(sim.now()), "manual": isinstance(sim.clock, ManualClock)}
 
 
 # -- settings --------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
+from orbsim.engine.timeparse import iso
 from orbsim.errors import TooManyRequests
 from orbsim.times import to_utc
 from orbsim.wire.codec import JSON
@@ -210,7 +211,7 @@ class RateLimiter:
         admitted = now + timedelta(microseconds=math.ceil(wait))
         return _refusal(
             f"rate limit exceeded: at most {names} per API key; this request would be admitted "
-            f"in {wait_ms} ms (at {admitted.isoformat().replace('+00:00', 'Z')})",
+            f"in {wait_ms} ms (at {iso(admitted)})",
             wait,
         )
 

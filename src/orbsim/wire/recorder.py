@@ -25,6 +25,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
+from orbsim.engine.timeparse import iso
 from orbsim.times import to_utc
 from orbsim.wire.faults import BEFORE_DISPATCH
 from orbsim.wire.messages import HeaderView, WireRequest, WireResponse, api_path
@@ -164,7 +165,7 @@ class RecordedRequest:
         """A JSON-ready view (timestamps as ISO 8601)."""
         return {
             "index": self.index,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": iso(self.at),
             "method": self.method,
             "path": self.path,
             "query": self.query,
