@@ -38,6 +38,7 @@ from _common import (
     progress,
     table,
 )
+from orbsim import Settings
 
 TARGET = 0.100  # seconds
 BACKFILL_DAYS = 7
@@ -84,7 +85,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
 
-    account = make_account(FILL_START, subscribe=True)
+    # Immediate reflection: the timed close (revert) does the reflection work itself, as the
+    # default progression's first read would.
+    immediate = Settings(reflection_progression="immediate")
+    account = make_account(FILL_START, settings=immediate, subscribe=True)
     progress(f"filling to {stored:,} events")
     fill(account, stored, batch=BATCH)
     sim = account.sim

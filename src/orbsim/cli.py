@@ -167,11 +167,14 @@ def demo() -> int:
             timeframe_start="2024-05-10T12:00:00Z", timeframe_end="2024-05-12T00:00:00Z"
         )
     )
-    closed = client.events.backfills.close(backfill.id)
+    closing = client.events.backfills.close(backfill.id)
+    print(f"close answers status {closing.status} (Orb reflects asynchronously): poll")
+    closed = client.events.backfills.fetch(backfill.id)
     print(f"backfill {closed.id}: status {closed.status}, {closed.events_ingested} events")
     may10 = {"timeframe_start": "2024-05-10T00:00:00Z", "timeframe_end": "2024-05-11T00:00:00Z"}
     print(f"billable on May 10: {len(sim.billable_events(customer_id=customer.id, **may10))}")
-    reverted = client.events.backfills.revert(backfill.id)
+    client.events.backfills.revert(backfill.id)  # pending_revert, until the next read
+    reverted = client.events.backfills.fetch(backfill.id)
     after = sim.billable_events(customer_id=customer.id, **may10)
     print(f"after revert: status {reverted.status}, billable on May 10: {len(after)}")
     return 0

@@ -19,7 +19,15 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orbsim.times import zone
 
@@ -116,6 +124,9 @@ def _is_number(text: str) -> bool:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 """A ``timedelta`` field that accepts only the forms of ``parse_duration``."""
 
+ReflectionProgression = Literal["observations", "time", "immediate"]
+"""How backfills become reflected: moto's progressions (after N reads, after a time, at once)."""
+
 RateLimitPreset = Literal["orb_test_mode", "orb_live_mode", "orb_trial"]
 """The rate-limit tables Orb publishes (docs.withorb.com/api-reference/rate-limits)."""
 
@@ -141,8 +152,18 @@ class Settings(BaseModel):
     """Longest backfill timeframe (``timeframe_end - timeframe_start``)."""
     backfill_default_close_delay: Duration = timedelta(days=1)
     """A backfill created without ``close_time`` closes itself this long after its creation."""
+    reflection_progression: ReflectionProgression = "observations"
+    """How a closed (or reverted) backfill becomes ``reflected`` (``reverted``), after moto's
+    state-transition manager: ``"observations"`` — on the ``reflection_observations``-th read of
+    the backfill (``fetch``, or a ``list`` page holding it) after the close; ``"time"`` —
+    ``reflection_delay`` after the close, on the simulator's clock; ``"immediate"`` — in the close
+    (revert) itself. A ``reflection_delay`` given alone means ``"time"``."""
+    reflection_observations: int = Field(default=1, ge=1)
+    """Reads of a reflecting backfill until it is ``reflected`` (``"observations"`` progression);
+    1: the close answers ``pending`` and the first poll sees ``reflected``."""
     reflection_delay: Duration = timedelta(0)
-    """Time from closing (or reverting) a backfill until it is ``reflected`` (or ``reverted``)."""
+    """Time from closing (or reverting) a backfill until it is ``reflected`` (or ``reverted``),
+    with the ``"time"`` progression."""
     max_events_per_request: int | None = Field(default=None, ge=1)
     """Most events one ingest request may carry (more: ``RequestTooLarge``); ``None``: no limit."""
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -187,6 +208,30 @@ class Settings(BaseModel):
         if data.get("api_keys") is not None:
             data["api_keys"] = sorted(data["api_keys"])
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _delay_means_time(cls, data: Any) -> Any:
+        """``reflection_delay`` given without a progression selects the ``"time"`` one."""
+        if isinstance(data, dict) and "reflection_progression" not in data:
+            delay = data.get("reflection_delay")
+            if delay is not None:
+                try:
+                    nonzero = parse_duration(delay) > timedelta(0)
+                except ValueError:
+                    return data  # the field's own validation reports it
+                if nonzero:
+                    return {**data, "reflection_progression": "time"}
+        return data
+
+    @model_validator(mode="after")
+    def _delay_needs_time(self) -> Settings:
+        if self.reflection_delay and self.reflection_progression != "time":
+            raise ValueError(
+                f"reflection_delay ({self.reflection_delay}) applies only to "
+                f"reflection_progression='time', not {self.reflection_progression!r}"
+            )
+        return self
 
     @field_validator("default_timezone")
     @classmethod
@@ -253,6 +298,8 @@ def apply_assignments(base: Settings, assignments: Iterable[str]) -> Settings:
     if not updates:
         return base
     merged = {**base.model_dump(), **updates}
+    if "reflection_delay" in updates and "reflection_progression" not in updates:
+        merged.pop("reflection_progression")  # a delay alone means the "time" progression
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

@@ -82,10 +82,18 @@ class World:
         self.sim.events.backfills.revert(backfill.id)
 
 
+def _settings(delay: timedelta) -> Settings:
+    """A delay, or (none given) immediate reflection: these tests are about the billable view,
+    not about how reflection progresses (``tests/sdk/test_sdk_reflection.py``)."""
+    return (
+        Settings(reflection_delay=delay) if delay else Settings(reflection_progression="immediate")
+    )
+
+
 def build_world(delay: timedelta = timedelta(0)) -> World:
     """Two customers and their February usage, ingested live; the clock ends at START."""
     clock = ManualClock(feb(1))
-    sim = OrbSim(settings=Settings(reflection_delay=delay), clock=clock)
+    sim = OrbSim(settings=_settings(delay), clock=clock)
     acme = sim.customers.create(
         name="Acme", email="billing@acme.com", external_customer_id="acme"
     ).id
@@ -345,7 +353,7 @@ def test_volume_counts_whole_hours_against_backfills_touching_the_widened_edges(
     """A window starting mid-hour still counts that whole hour, so a backfill ending inside the
     hour (before the window starts) hides events there as well."""
     clock = ManualClock(datetime(2024, 2, 8, 1, tzinfo=UTC))
-    sim = OrbSim(clock=clock)
+    sim = OrbSim(clock=clock, settings=_settings(timedelta(0)))
     customer = sim.customers.create(name="a", email="a@acme.com").id
     sim.events.ingest(events=[event("e", datetime(2024, 2, 8, 0, 10, tzinfo=UTC), customer)])
     clock.set(START)

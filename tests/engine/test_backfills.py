@@ -52,9 +52,17 @@ def event(key: str, timestamp: datetime, customer: str | None = None, **kw: Any)
     return body
 
 
+def _settings(delay: timedelta) -> Settings:
+    """A delay, or (none given) immediate reflection: these tests are about the billable view,
+    not about how reflection progresses (``tests/sdk/test_sdk_reflection.py``)."""
+    return (
+        Settings(reflection_delay=delay) if delay else Settings(reflection_progression="immediate")
+    )
+
+
 def make_sim(delay: timedelta = timedelta(0)) -> tuple[OrbSim, ManualClock]:
     clock = ManualClock(START)
-    return OrbSim(settings=Settings(reflection_delay=delay), clock=clock), clock
+    return OrbSim(settings=_settings(delay), clock=clock), clock
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
+    return OrbSim(clock=clock, settings=_settings(timedelta(0)))
 
 
 @pytest.fixture

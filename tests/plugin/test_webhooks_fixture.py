@@ -51,6 +51,7 @@ def test_orb_webhooks_under_orb_time(pytester: pytest.Pytester, run_inner: Run) 
             )
             backfill = orb_sim.events.backfills.list().data[0]
             orb_sim.events.backfills.close(backfill.id)
+            orb_sim.events.backfills.fetch(backfill.id)  # the first poll: reflected
             orb_time.tick(timedelta(hours=1))
             (reflected,) = orb_webhooks.events("backfill.reflected")
             assert reflected.created_at == datetime(2024, 5, 20, 12, tzinfo=UTC)

@@ -78,8 +78,10 @@ async def test_every_endpoint(aclient: Any, sim: OrbSim, clock: ManualClock) -> 
     backfill = await aclient.events.backfills.create(**window, customer_id=customer.id)
     assert (await aclient.events.backfills.fetch(backfill.id)).status == "pending"
     assert [b.id async for b in aclient.events.backfills.list(status="pending")] == [backfill.id]
-    assert (await aclient.events.backfills.close(backfill.id)).status == "reflected"
-    assert (await aclient.events.backfills.revert(backfill.id)).status == "reverted"
+    assert (await aclient.events.backfills.close(backfill.id)).status == "pending"
+    assert (await aclient.events.backfills.fetch(backfill.id)).status == "reflected"
+    assert (await aclient.events.backfills.revert(backfill.id)).status == "pending_revert"
+    assert (await aclient.events.backfills.fetch(backfill.id)).status == "reverted"
 
     assert await aclient.customers.delete(customer.id) is None
     assert sim.customers.list().data == []

@@ -127,9 +127,12 @@ def test_backfill_lifecycle(client: Any, subscribed: Any, sim: OrbSim) -> None:
     assert [b.id for b in listed] == [backfill.id]
 
     closed = client.events.backfills.close(backfill.id)
-    assert closed.status == "reflected"
+    assert closed.status == "pending"  # reflection is asynchronous, as in Orb
+    assert client.events.backfills.fetch(backfill.id).status == "reflected"  # the first poll
     assert [e.id for e in sim.billable_events(customer_id=subscribed.id)] == ["old-1"]
-    reverted = client.events.backfills.revert(backfill.id)
+    reverting = client.events.backfills.revert(backfill.id)
+    assert reverting.status == "pending_revert"
+    reverted = client.events.backfills.fetch(backfill.id)
     assert reverted.status == "reverted"
     assert reverted.reverted_at == START
     assert sim.billable_events(customer_id=subscribed.id) == []

@@ -203,7 +203,9 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
         timeframe_start=START - timedelta(days=3), timeframe_end=START - timedelta(days=2)
     )
     client.events.backfills.close(backfill.id)
+    client.events.backfills.fetch(backfill.id)  # the first poll sees it reflected
     client.events.backfills.revert(backfill.id)
+    client.events.backfills.fetch(backfill.id)  # and reverted
     clock.advance(days=30)  # the subscription starts and ends meanwhile; seen at the next call
     sim.now()
     events = received(client, inbox, endpoint.secret)

@@ -1,13 +1,18 @@
 """Backfills: create, list, fetch, close, revert, and the clock-driven status machine.
 
-``pending`` (open) --close / close_time--> ``pending`` (closed, reflecting) --reflection_delay-->
-``reflected`` --revert--> ``pending_revert`` --reflection_delay--> ``reverted``;
-an open backfill reverts straight to ``reverted``. Transitions that come due are applied lazily, in
-time order, at the moment they were due, before every operation (``settle``).
+``pending`` (open) --close / close_time--> ``pending`` (closed, reflecting) --progression-->
+``reflected`` --revert--> ``pending_revert`` --progression--> ``reverted``;
+an open backfill reverts straight to ``reverted``. The progression is
+``Settings.reflection_progression`` (moto's state-transition manager): after
+``reflection_observations`` reads of the backfill (default: the first read after the close), after
+``reflection_delay`` on the clock, or immediately. Clock-driven transitions that come due are
+applied lazily, in time order, at the moment they were due, before every operation (``settle``);
+observation-driven ones when the backfill is read (``fetch``, ``list``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +32,7 @@ from orbsim.models import Backfill, Page, PaginationMetadata
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
     from orbsim.engine.store import StoredEvent
+    from orbsim.settings import Settings
 
 BackfillStatus = Literal["pending", "reflected", "pending_revert", "reverted"]
 STATUSES: tuple[BackfillStatus, ...] = ("pending", "reflected", "pending_revert", "reverted")
@@ -52,6 +58,8 @@ class BackfillRecord:
     reflect_seq: int = -1
     revert_requested_at: datetime | None = None
     reverted_at: datetime | None = None
+    observed: int = 0
+    """Reads since the current reflection (or revert) started (``"observations"`` progression)."""
     events_ingested: int = 0
     events: dict[str, StoredEvent] = field(default_factory=dict)
 
@@ -62,17 +70,23 @@ class BackfillRecord:
             and (self.close_time is None or now < self.close_time)
         )
 
-    def next_due(self, delay: timedelta) -> datetime | None:
-        """When this backfill's next clock-driven transition happens (None: nothing pending),
-        given the ``reflection_delay``."""
+    def next_due(self, delay: timedelta | None) -> datetime | None:
+        """When this backfill's next clock-driven transition happens (None: none is), given the
+        reflection delay (None: reflection is driven by reads, not by the clock)."""
         if self.status == "pending":
             if self.closed_at is None:
                 return self.close_time
-            return self.closed_at + delay
+            return None if delay is None else self.closed_at + delay
         if self.status == "pending_revert":
             assert self.revert_requested_at is not None
-            return self.revert_requested_at + delay
+            return None if delay is None else self.revert_requested_at + delay
         return None
+
+    def reflecting(self) -> bool:
+        """Closed and not yet reflected, or reverting: waiting for the progression."""
+        return (self.status == "pending" and self.closed_at is not None) or (
+            self.status == "pending_revert"
+        )
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         return self.timeframe_start < end and start < self.timeframe_end
@@ -129,21 +143,34 @@ class Backfills:
         queue = state.backfill_queue
         if not queue:
             return
-        delay = state.settings.reflection_delay
+        delay = _clock_delay(state.settings)
         while queue:
-            due_at, backfill = min(
-                ((b.next_due(delay), b) for b in queue),
-                key=lambda pair: (pair[0] or now, pair[1].seq),
-            )
-            if due_at is None or due_at > now:
+            due = [(at, b) for b in queue if (at := b.next_due(delay)) is not None]
+            if not due:
+                return
+            due_at, backfill = min(due, key=lambda pair: (pair[0], pair[1].seq))
+            if due_at > now:
                 return
             self._transition(backfill, due_at)
+
+    def _observe(self, backfills: Iterable[BackfillRecord], now: datetime) -> None:
+        """A read of these backfills: with the ``"observations"`` progression, each reflecting
+        one counts it, and advances on its ``reflection_observations``-th read."""
+        settings = self._engine.state.settings
+        if settings.reflection_progression != "observations":
+            return
+        for backfill in backfills:
+            if backfill.reflecting():
+                backfill.observed += 1
+                if backfill.observed >= settings.reflection_observations:
+                    self._transition(backfill, now)
 
     def _transition(self, backfill: BackfillRecord, at: datetime) -> None:
         state = self._engine.state
         if backfill.status == "pending" and backfill.closed_at is None:
             backfill.closed_at = at
             backfill.close_time = at
+            backfill.observed = 0
         elif backfill.status == "pending":
             backfill.status = "reflected"
             backfill.reflected_at = at
@@ -294,8 +321,11 @@ class Backfills:
             return record.to_model()
 
     def fetch(self, backfill_id: str) -> Backfill:
-        with self._engine.transaction():
-            return self.require(backfill_id).to_model()
+        """The backfill (a read: see ``Settings.reflection_progression``)."""
+        with self._engine.transaction() as now:
+            backfill = self.require(backfill_id)
+            self._observe([backfill], now)
+            return backfill.to_model()
 
     def list(
         self,
@@ -310,7 +340,7 @@ class Backfills:
             raise RequestValidationError(
                 f"status: must be one of {', '.join(STATUSES)}; got {status!r}"
             )
-        with self._engine.transaction():
+        with self._engine.transaction() as now:
             items = [
                 b
                 for b in self._engine.state.backfills.values()
@@ -318,6 +348,7 @@ class Backfills:
                 and (status is None or b.status == status)
             ]
             page, next_cursor = paginate(items, BackfillRecord.sort_key, limit, cursor)
+            self._observe(page, now)
             return Page[Backfill](
                 data=[b.to_model() for b in page],
                 pagination_metadata=PaginationMetadata(
@@ -353,6 +384,17 @@ class Backfills:
             elif backfill.status == "reflected":
                 backfill.status = "pending_revert"
                 backfill.revert_requested_at = now
+                backfill.observed = 0
                 queue.append(backfill)
                 self.settle(now)
             return backfill.to_model()
+
+
+def _clock_delay(settings: Settings) -> timedelta | None:
+    """The clock delay of reflection: 0 (immediate), ``reflection_delay`` (time), or None
+    (observations: reads drive it, not the clock)."""
+    if settings.reflection_progression == "immediate":
+        return timedelta(0)
+    if settings.reflection_progression == "time":
+        return settings.reflection_delay
+    return None

@@ -236,6 +236,7 @@ def _encode_backfill(record: BackfillRecord) -> dict[str, Any]:
         "revert_requested_at": _opt_iso(record.revert_requested_at),
         "reverted_at": _opt_iso(record.reverted_at),
         "events_ingested": record.events_ingested,
+        "observed": record.observed,
     }
 
 
@@ -262,6 +263,7 @@ def _decode_backfill(reader: Reader) -> BackfillRecord:
         revert_requested_at=reader.opt_time("revert_requested_at"),
         reverted_at=reader.opt_time("reverted_at"),
         events_ingested=reader.integer("events_ingested"),
+        observed=reader.integer("observed") if "observed" in reader.data else 0,
     )
 
 

@@ -219,7 +219,10 @@ def replace_settings(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[i
 def update_settings(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
     """PATCH: the fields given change, the others keep their values."""
     with sim.lock:
-        new = _validated_settings({**sim.settings.model_dump(), **body})
+        merged = {**sim.settings.model_dump(), **body}
+        if "reflection_delay" in body and "reflection_progression" not in body:
+            merged.pop("reflection_progression")  # a delay alone means the "time" progression
+        new = _validated_settings(merged)
         sim.settings = new
     return 200, new.json_document()
 
