@@ -34,6 +34,7 @@ from orbsim.models import (  # noqa: E402
     EventVersion,
     EventVolume,
     EventVolumes,
+    IngestDebug,
     IngestResponse,
     IngestValidationFailure,
     MutatedSubscription,
@@ -452,14 +453,17 @@ def test_event_volumes_parse_with_orbsims_pagination_extension() -> None:
 
 
 def test_ingest_response_parses() -> None:
-    empty = IngestResponse().model_dump(mode="json")
+    empty = IngestResponse().model_dump(mode="json", exclude_none=True)
     assert empty == {"validation_failed": []}
     sdk_parse(sdk.EventIngestResponse, empty)
+    debugged = IngestResponse(debug=IngestDebug(ingested=["a"])).model_dump(mode="json")
+    assert debugged["debug"] == {"duplicate": [], "ingested": ["a"]}
+    sdk_parse(sdk.EventIngestResponse, debugged, extensions=frozenset({"debug"}))  # kept by 4.90
     failed = IngestResponse(
         validation_failed=[
             IngestValidationFailure(idempotency_key="k1", validation_errors=["bad timestamp"])
         ]
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude_none=True)
     parsed = sdk_parse(sdk.EventIngestResponse, failed)
     assert parsed.validation_failed[0].idempotency_key == "k1"
 

@@ -55,6 +55,7 @@ __all__ = [
     "EventVolume",
     "EventVolumes",
     "FixedFeeQuantityScheduleEntry",
+    "IngestDebug",
     "IngestResponse",
     "IngestValidationFailure",
     "MutatedSubscription",
@@ -522,10 +523,20 @@ class IngestValidationFailure(_Model):
     validation_errors: list[str]
 
 
+class IngestDebug(_Model):
+    """``POST /ingest?debug=true``: the keys this request ingested, and those it skipped because
+    they were ingested before (each key of the request once, in order of first appearance)."""
+
+    duplicate: list[str] = Field(default_factory=list)
+    ingested: list[str] = Field(default_factory=list)
+
+
 class IngestResponse(_Model):
-    """``POST /ingest`` response; ``validation_failed`` is always present (empty on success)."""
+    """``POST /ingest`` response; ``validation_failed`` is always present (empty on success).
+    ``debug`` only when asked for (``debug=True``); the HTTP answer then has a ``debug`` key."""
 
     validation_failed: list[IngestValidationFailure] = Field(default_factory=list)
+    debug: IngestDebug | None = None
 
 
 class AmendResult(_Model):

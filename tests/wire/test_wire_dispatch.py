@@ -248,10 +248,18 @@ def test_repeated_scalar_query_parameter_is_refused(sim: OrbSim) -> None:
     assert_problem(call(sim, "GET", "/v1/customers", query="limit=1&limit=2"), 400)
 
 
-def test_ingest_accepts_and_ignores_debug(sim: OrbSim) -> None:
+def test_ingest_debug_answers_orbs_debug_object(sim: OrbSim) -> None:
     response = call(sim, "POST", "/v1/ingest", {"events": []}, query="debug=true")
     assert response.status == 200
-    assert payload(response) == {"validation_failed": []}
+    assert payload(response) == {
+        "validation_failed": [],
+        "debug": {"duplicate": [], "ingested": []},
+    }
+    off = call(sim, "POST", "/v1/ingest", {"events": []}, query="debug=FALSE")
+    assert payload(off) == {"validation_failed": []}
+    for bad in ("debug=", "debug=banana", "debug=1"):
+        refused = call(sim, "POST", "/v1/ingest", {"events": []}, query=bad)
+        assert "'debug'" in assert_problem(refused, 400, "400-request-validation-errors")["detail"]
 
 
 def test_subscription_filters_accept_bracketed_and_plain_arrays(sim: OrbSim) -> None:

@@ -31,6 +31,7 @@ from orbsim.models import (
     EventVersion,
     EventVolume,
     EventVolumes,
+    IngestDebug,
     IngestResponse,
     PaginationMetadata,
 )
@@ -145,10 +146,16 @@ class Events:
         self,
         events: Any = _MISSING,
         backfill_id: str | None = None,
+        debug: bool = False,
         **unknown: Any,
     ) -> IngestResponse:
-        """Ingest a batch atomically: every event is valid and stored, or nothing is."""
+        """Ingest a batch atomically: every event is valid and stored, or nothing is.
+
+        ``debug=True`` adds Orb's debug object: which keys this request ingested and which it
+        skipped as already ingested (in a backfill: already ingested into that backfill)."""
         _refuse_unknown("ingest", unknown)
+        if type(debug) is not bool:
+            raise RequestValidationError(f"debug: expected a boolean, got {v.short(debug)}")
         if events is _MISSING:
             raise RequestValidationError("events: field required")
         if type(events) is not list:
@@ -184,7 +191,16 @@ class Events:
                 backfill.events_ingested += len(accepted)
             if engine.state.webhooks.endpoints:
                 self._announce_unmatched(accepted, now)
-            return IngestResponse()
+            if not debug:
+                return IngestResponse()
+            ingested = [item[0] for item in accepted]
+            fresh = set(ingested)
+            keys = dict.fromkeys(event["idempotency_key"] for event in events)
+            return IngestResponse(
+                debug=IngestDebug(
+                    duplicate=[key for key in keys if key not in fresh], ingested=ingested
+                )
+            )
 
     def _announce_unmatched(self, accepted: list[Accepted], now: datetime) -> None:
         """``ingestion.unmatched_customer_ids``: the aliases of this batch no customer holds."""

@@ -32,6 +32,7 @@ from orbsim.errors import (
     RequestValidationError,
     URLNotFound,
 )
+from orbsim.models import IngestResponse
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -108,7 +109,7 @@ class Route:
 def ingest(call: Call) -> tuple[int, Payload]:
     query = call.query
     backfill_id = query.one("backfill_id")
-    query.one("debug")  # removed from the SDK in 4.58; accepted and ignored for older clients
+    debug = _boolean(query, "debug")  # Orb's debug object (Node, Go, Ruby SDKs; Python < 4.58)
     body = call.body()
     if len(body) > 1 or (body and "events" not in body):
         names = sorted(body.keys() - {"events"})
@@ -116,7 +117,28 @@ def ingest(call: Call) -> tuple[int, Payload]:
             f"ingest: unknown field(s) {', '.join(names)}",
             validation_errors=[f"unknown field {name!r}" for name in names],
         )
-    return 200, call.sim.events.ingest(**body, backfill_id=backfill_id)
+    answer = call.sim.events.ingest(**body, backfill_id=backfill_id, debug=debug)
+    if answer.debug is None:
+        return 200, _without_debug(answer)
+    return 200, answer.model_dump(mode="json")
+
+
+def _without_debug(answer: IngestResponse) -> dict[str, Any]:
+    """The answer without a ``debug`` key (Orb sends one only when asked)."""
+    return {"validation_failed": [f.model_dump(mode="json") for f in answer.validation_failed]}
+
+
+def _boolean(query: Query, name: str) -> bool:
+    """A boolean query parameter: ``true`` or ``false`` (any case), as the SDKs send them."""
+    value = query.one(name)
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise RequestValidationError(
+            f"query parameter {name!r}: expected true or false, got {value!r}"
+        )
+    return lowered == "true"
 
 
 def amend_event(call: Call) -> tuple[int, Payload]:
