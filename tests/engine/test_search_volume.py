@@ -419,9 +419,9 @@ def test_volume_counts_every_customer_and_unattributed_aliases(sim: OrbSim, acme
         ({"timeframe_start": "nope"}, "timeframe_start: 'nope' is not an ISO 8601 timestamp"),
         (
             {"timeframe_start": "2024-05-20T00:00:00Z", "limit": 0},
-            "limit: must be between 1 and 100",
+            "limit: must be between 1 and 1000",
         ),
-        ({"timeframe_start": "2024-05-20T00:00:00Z", "limit": 101}, "got 101"),
+        ({"timeframe_start": "2024-05-20T00:00:00Z", "limit": 1001}, "got 1001"),
         ({"timeframe_start": "2024-05-20T00:00:00Z", "limit": "x"}, "limit: expected an integer"),
         (
             {"timeframe_start": "2024-05-20T00:00:00Z", "timeframe_end": "2024-05-20T00:00:00Z"},
@@ -437,7 +437,7 @@ def test_volume_arguments_are_validated(sim: OrbSim, query: dict[str, Any], mess
         sim.events.volume.list(**query)
 
 
-@pytest.mark.parametrize("limit", [1, 100, "7"])
+@pytest.mark.parametrize("limit", [1, 100, 101, 1000, "7"])  # Orb's volume page: 1..1000
 def test_volume_limit_bounds_are_inclusive(sim: OrbSim, limit: Any) -> None:
     page = sim.events.volume.list(timeframe_start="2024-05-20T00:00:00Z", limit=limit)
 

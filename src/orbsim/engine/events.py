@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from orbsim.engine import validation as v
 from orbsim.engine.backfills import BackfillRecord, Backfills
 from orbsim.engine.ledger import EFFECTIVE
-from orbsim.engine.pagination import check_limit, decode_cursor, encode_cursor
+from orbsim.engine.pagination import VOLUME_MAX_LIMIT, check_limit, decode_cursor, encode_cursor
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import iso, optional_timestamp, parse_timestamp
@@ -87,7 +87,7 @@ class Volume:
             end_given = optional_timestamp(timeframe_end, "timeframe_end")
         except ValueError as exc:
             raise RequestValidationError(str(exc)) from None
-        size = check_limit(limit)
+        size = check_limit(limit, VOLUME_MAX_LIMIT)
         engine = self._engine
         with engine.transaction() as now:
             end = end_given or now

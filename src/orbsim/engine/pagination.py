@@ -19,14 +19,18 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
 
-def check_limit(limit: object) -> int:
+VOLUME_MAX_LIMIT = 1000
+"""Event volume pages may be longer: Orb's volume page documents ``limit`` 1..1000."""
+
+
+def check_limit(limit: object, maximum: int = MAX_LIMIT) -> int:
     """Validate ``limit`` (1..100), accepting ints and digit strings (query parameters)."""
     if isinstance(limit, str) and limit.strip().lstrip("-").isdigit():
         limit = int(limit)
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise RequestValidationError(f"limit: expected an integer between 1 and 100, got {limit!r}")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise RequestValidationError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 1 <= limit <= maximum:
+        raise RequestValidationError(f"limit: must be between 1 and {maximum}, got {limit}")
     return limit
 
 
