@@ -545,15 +545,15 @@ REFUSED: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ),
     (
         "unsupported function in the filter",
-        dict(deprecation_filter="UPPER(region) = 'EU'"),
+        dict(deprecation_filter="SUBSTR(region, 1, 2) = 'EU'"),
         RequestValidationError,
-        "unsupported syntax in deprecation_filter: function call UPPER",
+        "unsupported syntax in deprecation_filter: function call SUBSTR",
     ),
     (
-        "arithmetic in the filter",
-        dict(deprecation_filter="amount + 1 > 2"),
+        "unsupported arithmetic in the filter",
+        dict(deprecation_filter="POWER(amount, 2) > 2"),
         RequestValidationError,
-        "arithmetic operator +",
+        "arithmetic operator POWER",
     ),
     (
         "empty filter",
