@@ -152,6 +152,10 @@ class CompiledMetric:
     source: str
     property_names: frozenset[str]
     _run: Callable[[Iterable[Any]], object] = field(repr=False, compare=False)
+    additive: bool = False
+    """True when the value over a union of disjoint event sets is the sum of their values
+    (``SELECT SUM(x)`` / ``SELECT COUNT(...)`` straight over events), so cumulative views can
+    add up daily values instead of re-evaluating every prefix."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CompiledMetric:
         return self  # immutable (and its compiled closures cannot be copied)
@@ -210,7 +214,23 @@ def compile_metric(text: str, what: str = "sql") -> CompiledMetric:
             return None
         return next(iter(rows[0].properties.values()))
 
-    return CompiledMetric(source=text, property_names=frozenset(names), _run=run)
+    return CompiledMetric(
+        source=text, property_names=frozenset(names), _run=run, additive=_is_additive(tree)
+    )
+
+
+def _is_additive(tree: Any) -> bool:
+    from_ = tree.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table) or tree.args.get("group"):
+        return False
+    if tree.args.get("having") or tree.args.get("limit") or tree.args.get("offset"):
+        return False
+    (body,) = tree.expressions
+    if isinstance(body, exp.Alias):
+        body = body.this
+    if isinstance(body, exp.Count):
+        return not isinstance(body.this, exp.Distinct)
+    return isinstance(body, exp.Sum) and not isinstance(body.this, exp.Distinct)
 
 
 def _parse(text: str, what: str) -> Any:
