@@ -163,6 +163,15 @@ def _metadata(value: object, what: str, current: Mapping[str, str] | None = None
     return merged
 
 
+def _refuse_unknown(unknown: Mapping[str, Any], what: str) -> None:
+    if unknown:
+        names = sorted(unknown)
+        raise RequestValidationError(
+            f"{what}: unknown field(s) {', '.join(names)}",
+            validation_errors=[f"unknown field {name!r}" for name in names],
+        )
+
+
 def _name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RequestValidationError(f"{what}.name: expected a non-empty string, got {value!r}")
@@ -192,7 +201,14 @@ class Items:
             raise ResourceNotFound.of("Item", item_id)
         return record
 
-    def create(self, *, name: str, metadata: Mapping[str, str | None] | None = None) -> Item:
+    def create(
+        self,
+        *,
+        name: str | None = None,
+        metadata: Mapping[str, str | None] | None = None,
+        **unknown: Any,
+    ) -> Item:
+        _refuse_unknown(unknown, "item")
         with self._sim._operation() as now:
             model = Item(
                 id=self._sim._ids.new(),
@@ -224,8 +240,7 @@ class Items:
         external_connections: builtins.list[Mapping[str, Any]] | None = None,
         **unknown: Any,
     ) -> Item:
-        if unknown:
-            raise RequestValidationError(f"item: unknown fields {sorted(unknown)}")
+        _refuse_unknown(unknown, "item")
         with self._sim._operation():
             record = self.require(item_id)
             changes: dict[str, Any] = {}
@@ -278,12 +293,14 @@ class Metrics:
     def create(
         self,
         *,
-        name: str,
-        description: str | None,
-        item_id: str,
-        sql: str,
+        name: str | None = None,
+        description: str | None = None,
+        item_id: str | None = None,
+        sql: str | None = None,
         metadata: Mapping[str, str | None] | None = None,
+        **unknown: Any,
     ) -> BillableMetric:
+        _refuse_unknown(unknown, "metric")
         with self._sim._operation() as now:
             errors = []
             if not isinstance(name, str) or not name.strip():
@@ -313,7 +330,8 @@ class Metrics:
                 raise RequestValidationError(
                     "invalid metric: " + "; ".join(errors), validation_errors=errors
                 )
-            assert compiled is not None
+            assert compiled is not None and name is not None and item_id is not None
+            assert sql is not None
             record = MetricRecord(
                 id=self._sim._ids.new(),
                 name=name,
@@ -357,7 +375,9 @@ class Metrics:
         name: str | None = None,
         description: str | None = None,
         metadata: Mapping[str, str | None] | None = None,
+        **unknown: Any,
     ) -> BillableMetric:
+        _refuse_unknown(unknown, "metric")
         with self._sim._operation():
             record = self.require(metric_id)
             new_name = record.name if name is None else _name(name, "metric")
@@ -593,7 +613,10 @@ class Prices:
             )
             return _page(list(page), [self.model(r) for r in page], next_cursor)
 
-    def update(self, price_id: str, *, metadata: Mapping[str, str | None] | None = None) -> Price:
+    def update(
+        self, price_id: str, *, metadata: Mapping[str, str | None] | None = None, **unknown: Any
+    ) -> Price:
+        _refuse_unknown(unknown, "price")
         with self._sim._operation():
             record = self.require(price_id)
             if metadata is not None:
