@@ -590,6 +590,62 @@ class Prices:
             raise RequestValidationError(f"invalid {what}: {exc}") from None
         return PriceRecord(data, parsed, self._sim._next_seq())
 
+    def build_plan_prices(
+        self, raw: object, currency: str, now: datetime
+    ) -> builtins.list[PriceRecord]:
+        """Validate ``plans.create(prices=[{"price": {...}}, ...])``; nothing is stored.
+
+        Each entry must be ``{"price": {...}}`` (SDK 4.90) or a bare price body (older SDKs);
+        ``allocation_price``, ``license_allocation_price`` and ``plan_phase_order`` are not
+        simulated. Every problem of every price is reported at once.
+        """
+        if raw is None:
+            return []
+        if not isinstance(raw, builtins.list):
+            raise RequestValidationError(f"plan.prices: expected a list, got {raw!r}")
+        records: builtins.list[PriceRecord] = []
+        errors: builtins.list[str] = []
+        reserved: set[str] = set()
+        for index, entry in enumerate(raw):
+            where = f"prices[{index}]"
+            if not isinstance(entry, Mapping):
+                errors.append(f"{where}: expected an object, got {entry!r}")
+                continue
+            others = sorted(k for k, v in entry.items() if k != "price" and v is not None)
+            if "price" in entry or others:
+                if others:
+                    errors.append(
+                        f"{where}: {', '.join(others)} not simulated by orbsim"
+                        " (give {'price': {...}})"
+                    )
+                    continue
+                body = entry.get("price")
+                where = f"{where}.price"
+            else:
+                body = entry
+            if not isinstance(body, Mapping):
+                errors.append(f"{where}: expected an object, got {body!r}")
+                continue
+            try:
+                record = self.build(
+                    body, now, what=where, currency=currency, reserved_external_ids=reserved
+                )
+            except (RequestValidationError, DuplicateResourceCreation) as exc:
+                if isinstance(exc, RequestValidationError):
+                    errors.extend(str(e) for e in exc.validation_errors)
+                else:
+                    errors.append(exc.detail)
+                continue
+            external = record.data["external_price_id"]
+            if external is not None:
+                reserved.add(external)
+            records.append(record)
+        if errors:
+            raise RequestValidationError(
+                "invalid plan: " + "; ".join(errors), validation_errors=errors
+            )
+        return records
+
     def store(self, record: PriceRecord) -> None:
         self._catalog.prices[record.id] = record
         external = record.data["external_price_id"]

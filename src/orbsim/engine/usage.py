@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from orbsim.engine.catalog import Catalog, MetricRecord, PriceRecord, Prices
-from orbsim.engine.expressions import CompiledFilter, compile_filter
+from orbsim.engine.expressions import CompiledFilter, ExpressionSyntaxError, compile_filter
 from orbsim.engine.periods import Period
 from orbsim.engine.prices import price_amount, round_money
 from orbsim.engine.store import StoredEvent
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from orbsim.engine.billing import SubscriptionRecord
     from orbsim.engine.sim import OrbSim
 
-__all__ = ["UsageReader"]
+__all__ = ["UsageReader", "check_scope"]
 
 ViewMode = Literal["periodic", "cumulative"]
 
@@ -74,6 +74,43 @@ def _local_days(start: datetime, end: datetime, timezone: str) -> list[Window]:
             windows.append(Window(cursor, upper))
         cursor = upper
     return windows
+
+
+def check_scope(
+    sim: OrbSim, customer_id: str, filter_text: object, usage_customer_ids: object
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """Validate a new subscription's ``filter`` and ``usage_customer_ids`` (400 on any problem).
+
+    The filter must compile as a boolean computed property. ``usage_customer_ids`` must name live
+    customers; Orb also requires them to be the subscription's customer or its children, but
+    orbsim has no customer hierarchy, so any live customer is accepted.
+    """
+    errors: list[str] = []
+    if filter_text is not None:
+        if not isinstance(filter_text, str):
+            errors.append(f"filter: expected a string, got {filter_text!r}")
+        else:
+            try:
+                _subscription_filter(filter_text)
+            except ExpressionSyntaxError as exc:
+                errors.append(f"filter: {exc}")
+    ids: tuple[str, ...] | None = None
+    if usage_customer_ids is not None:
+        if not isinstance(usage_customer_ids, list | tuple) or not all(
+            isinstance(i, str) for i in usage_customer_ids
+        ):
+            errors.append(f"usage_customer_ids: expected a list of ids, got {usage_customer_ids!r}")
+        else:
+            missing = [i for i in usage_customer_ids if sim.customers.get_live(i) is None]
+            if missing:
+                errors.append(f"usage_customer_ids: no customer with id(s) {', '.join(missing)}")
+            ids = tuple(dict.fromkeys(usage_customer_ids)) or None
+    if errors:
+        raise RequestValidationError(
+            "invalid subscription: " + "; ".join(errors), validation_errors=errors
+        )
+    del customer_id
+    return (filter_text if isinstance(filter_text, str) else None), ids
 
 
 def _scope(sub: SubscriptionRecord) -> tuple[Sequence[str], str | None]:
