@@ -55,9 +55,10 @@ def demo() -> int:
     customer = client.customers.create(
         name="Acme Corp", email="billing@acme.test", external_customer_id="acme"
     )
+    item = client.items.create(name="API calls")
     unit_price: Any = {
         "cadence": "monthly",
-        "item_id": "api-calls",
+        "item_id": item.id,
         "model_type": "unit",
         "name": "API calls",
         "unit_config": {"unit_amount": "0.01"},

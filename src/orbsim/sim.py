@@ -87,6 +87,9 @@ class OrbSim:
         self.plans = self.engine.plans
         self.subscriptions = self.engine.subscriptions
         self.events = self.engine.events
+        self.items = self.engine.items
+        self.metrics = self.engine.metrics
+        self.prices = self.engine.prices
 
     def __repr__(self) -> str:
         return (

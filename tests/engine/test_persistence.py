@@ -587,6 +587,9 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "events",
         "amend_quota",
         "deprecate_quota",
+        "items",
+        "metrics",
+        "prices",
     ]
     assert state["settings"]["reflection_delay"] == "PT1H"
     [a21] = [e for e in state["events"] if e["id"] == "a21"]

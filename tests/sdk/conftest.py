@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sdkkit import START, CountingTransport
+from sdkkit import START, CountingTransport, unit_price
 
 from orbsim import ManualClock, OrbSim
 
@@ -49,7 +49,7 @@ def subscribed(client: Any, customer: Any) -> Any:
         name="Usage",
         currency="USD",
         external_plan_id="usage",
-        prices=[{"price": {"cadence": "monthly", "name": "calls", "model_type": "unit"}}],
+        prices=[{"price": unit_price(client, "monthly")}],
     )
     client.subscriptions.create(customer_id=customer.id, plan_id=plan.id)
     return customer

@@ -31,3 +31,15 @@ def event(key: str, customer_id: str, when: datetime = START, **properties: Any)
         "idempotency_key": key,
         "customer_id": customer_id,
     }
+
+
+def unit_price(client: Any, cadence: str) -> dict[str, Any]:
+    """A valid unit price body on a new item (Orb requires an item for every price)."""
+    item = client.items.create(name=f"{cadence} item")
+    return {
+        "cadence": cadence,
+        "name": "calls",
+        "model_type": "unit",
+        "item_id": item.id,
+        "unit_config": {"unit_amount": "0.01"},
+    }

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sdkkit import START, CountingTransport, event
+from sdkkit import START, CountingTransport, event, unit_price
 
 from orbsim import ManualClock, OrbSim
 
@@ -61,7 +61,7 @@ def test_plans(client: Any) -> None:
         net_terms=30,
         default_invoice_memo="thanks",
         metadata={"k": "v"},
-        prices=[{"price": {"cadence": "annual", "name": "seat", "model_type": "unit"}}],
+        prices=[{"price": unit_price(client, "annual")}],
     )
     assert plan.invoicing_currency == "EUR"
     assert plan.net_terms == 30

@@ -10,7 +10,7 @@ from wirekit import assert_problem, call, make_sim, payload, populate, request
 
 from orbsim import OrbSim
 from orbsim.wire import routes
-from orbsim.wire.routes import dispatch, match, plan_cadence
+from orbsim.wire.routes import dispatch, match
 
 
 @pytest.fixture
@@ -308,18 +308,32 @@ def test_conflict_and_quota_say_do_not_retry() -> None:
 
 
 def test_plan_cadence_comes_from_the_prices(sim: OrbSim) -> None:
-    prices = [
-        {"price": {"cadence": "annual", "name": "a"}},
-        {"cadence": "quarterly"},
-        {"allocation_price": {"cadence": "one_time"}},
-    ]
-    assert plan_cadence(prices) == "quarterly"
-    assert plan_cadence([{"price": {"cadence": "custom"}}]) is None
-    assert plan_cadence("junk") is None
-    body = {"name": "p", "currency": "USD", "prices": prices}
+    item = sim.items.create(name="seats")
+
+    def price(cadence: str) -> dict[str, object]:
+        return {
+            "price": {
+                "cadence": cadence,
+                "name": cadence,
+                "item_id": item.id,
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1"},
+            }
+        }
+
+    body = {"name": "p", "currency": "USD", "prices": [price("quarterly"), price("one_time")]}
     assert payload(call(sim, "POST", "/v1/plans", body))["billing_cadence"] == "quarterly"
-    body = {"name": "q", "currency": "USD", "prices": prices, "billing_cadence": "annual"}
+    body = {
+        "name": "q",
+        "currency": "USD",
+        "prices": [price("annual")],
+        "billing_cadence": "annual",
+    }
     assert payload(call(sim, "POST", "/v1/plans", body))["billing_cadence"] == "annual"
+    mixed = {"name": "r", "currency": "USD", "prices": [price("annual"), price("monthly")]}
+    refused = call(sim, "POST", "/v1/plans", mixed)
+    assert_problem(refused, 400, "400-request-validation-errors")
+    assert "plans mixing cadences are not simulated" in payload(refused)["detail"]
 
 
 def test_unexpected_exception_is_500_without_traceback(

@@ -19,6 +19,7 @@ from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
+from orbsim.engine.usage import check_scope
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -26,6 +27,7 @@ from orbsim.errors import (
     ResourceNotFound,
 )
 from orbsim.models import MutatedSubscription, Page, PaginationMetadata, Plan, Subscription
+from orbsim.models_billing import Costs, GroupedUsage, UngroupedUsage
 from orbsim.params import NewPlanParams, NewSubscriptionParams
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from orbsim.engine.customers import CustomerRecord
 
 MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
+_CADENCE_ORDER = ("monthly", "quarterly", "semi_annual", "annual")
 # Subscription settings orbsim does not simulate but echoes back on the subscription.
 _PASSED_THROUGH = ("net_terms", "auto_collection", "default_invoice_memo", "invoicing_threshold")
 SubscriptionStatus = Literal["active", "ended", "upcoming"]
@@ -58,6 +61,10 @@ class SubscriptionRecord:
     metadata: dict[str, str]
     seq: int
     extra: dict[str, Any] = field(default_factory=dict)
+    usage_filter: str | None = None
+    """The subscription's ``filter``: a boolean computed property every counted event meets."""
+    usage_customer_ids: list[str] | None = None
+    """Whose events the subscription bills (default: its own customer's)."""
 
     def status(self, now: datetime) -> SubscriptionStatus:
         if self.schedule.start > now:
@@ -160,6 +167,27 @@ class Plans:
                 value = getattr(params, key)
                 if value is not None:
                     data[key] = value
+            catalog = self._engine.prices
+            records = catalog.build_plan_prices(params.prices, params.currency, now)
+            recurring = [r for r in records if r.data["cadence"] != "one_time"]
+            if "billing_cadence" not in given and recurring:
+                # Orb bills a plan on the shortest cadence among its prices.
+                data["billing_cadence"] = min(
+                    (r.data["cadence"] for r in recurring), key=_CADENCE_ORDER.index
+                )
+            mixed = [
+                f"prices[{i}]: cadence {r.data['cadence']!r} differs from the plan's billing"
+                f" cadence {data['billing_cadence']!r}; plans mixing cadences are not simulated"
+                for i, r in enumerate(records)
+                if r.data["cadence"] not in ("one_time", data["billing_cadence"])
+            ]
+            if mixed:
+                raise RequestValidationError(
+                    "invalid plan: " + "; ".join(mixed), validation_errors=mixed
+                )
+            for price in records:
+                catalog.store(price)
+            data["prices"] = [catalog.model(r).model_dump(mode="json") for r in records]
             record = PlanRecord(Plan.model_validate(data), state.take_seq())
             state.plans[record.model.id] = record
             if external is not None:
@@ -344,6 +372,9 @@ class Subscriptions:
                 )
             except ValueError as exc:
                 raise RequestValidationError(f"invalid subscription: {exc}") from None
+            usage_filter, usage_customer_ids = check_scope(
+                self._engine, customer.id, params.filter, params.usage_customer_ids
+            )
             if currency is None:
                 customers.set_currency(customer, plan.model.invoicing_currency)
             record = SubscriptionRecord(
@@ -360,6 +391,8 @@ class Subscriptions:
                     for key in _PASSED_THROUGH
                     if getattr(params, key) is not None
                 },
+                usage_filter=usage_filter,
+                usage_customer_ids=usage_customer_ids,
             )
             state = self._engine.state
             state.subscriptions[record.id] = record
@@ -369,6 +402,14 @@ class Subscriptions:
     def fetch(self, subscription_id: str) -> Subscription:
         with self._engine.transaction() as now:
             return self._model(self._require(subscription_id), now)
+
+    def fetch_usage(self, subscription_id: str, **query: Any) -> UngroupedUsage | GroupedUsage:
+        """Usage per billable metric of the plan (``orbsim.engine.usage``); SDK parameters."""
+        return self._engine.usage.fetch_usage(subscription_id, **query)
+
+    def fetch_costs(self, subscription_id: str, **query: Any) -> Costs:
+        """Per-price costs by day (``orbsim.engine.usage``); SDK parameters."""
+        return self._engine.usage.fetch_costs(subscription_id, **query)
 
     def list(
         self,

@@ -9,9 +9,11 @@ Every check runs before anything is stored, so a rejected request changes nothin
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import TypeAdapter
@@ -27,6 +29,7 @@ from orbsim.engine.prices import (
     validate_tiers,
     validate_unit,
 )
+from orbsim.engine.reporting import reports_errors
 from orbsim.errors import (
     DuplicateResourceCreation,
     RequestValidationError,
@@ -36,11 +39,20 @@ from orbsim.models import Page, PaginationMetadata
 from orbsim.models_billing import BillableMetric, Item, Price
 
 if TYPE_CHECKING:
-    from orbsim.engine.sim import OrbSim
+    from orbsim.engine.core import Engine
 
 _PRICE: Final[TypeAdapter[Price]] = TypeAdapter(Price)
 
-__all__ = ["Catalog", "Items", "MetricRecord", "Metrics", "PriceRecord", "Prices"]
+__all__ = [
+    "ItemRecord",
+    "Items",
+    "MetricRecord",
+    "Metrics",
+    "PriceRecord",
+    "Prices",
+    "compiled_metric",
+    "price_model",
+]
 
 SIMULATED_MODELS: Final = {
     "unit": validate_unit,
@@ -95,6 +107,8 @@ class ItemRecord:
 
 @dataclass(slots=True)
 class MetricRecord:
+    """A billable metric; its SQL is compiled once per text (``compiled_metric``)."""
+
     id: str
     name: str
     description: str | None
@@ -103,7 +117,10 @@ class MetricRecord:
     metadata: dict[str, str]
     created_at: datetime
     seq: int
-    compiled: CompiledMetric = field(repr=False, compare=False)
+
+    @property
+    def compiled(self) -> CompiledMetric:
+        return compiled_metric(self.sql)
 
     def sort_key(self) -> tuple[int, int]:
         return int(self.created_at.timestamp() * 1_000_000), self.seq
@@ -111,12 +128,11 @@ class MetricRecord:
 
 @dataclass(slots=True)
 class PriceRecord:
-    """A stored price: its response body (``data``) and the parsed arithmetic (``model``)."""
+    """A stored price: its response body (``data``, JSON-ready); the arithmetic is derived."""
 
     data: dict[str, Any]
-    model: PriceModel = field(compare=False)
+    created_at: datetime
     seq: int
-    plan_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -127,19 +143,26 @@ class PriceRecord:
         metric = self.data["billable_metric"]
         return None if metric is None else str(metric["id"])
 
+    @property
+    def model(self) -> PriceModel:
+        model_type = str(self.data["model_type"])
+        config = json.dumps(self.data[f"{model_type}_config"], sort_keys=True)
+        return price_model(model_type, config)
+
     def sort_key(self) -> tuple[int, int]:
-        created: datetime = self.data["created_at"]
-        return int(created.timestamp() * 1_000_000), self.seq
+        return int(self.created_at.timestamp() * 1_000_000), self.seq
 
 
-@dataclass(slots=True)
-class Catalog:
-    """The account's items, metrics and prices (engine state; plain data)."""
+@lru_cache(maxsize=1024)
+def compiled_metric(sql: str) -> CompiledMetric:
+    """The compiled form of a metric's SQL (valid: it was checked at creation)."""
+    return compile_metric(sql)
 
-    items: dict[str, ItemRecord] = field(default_factory=dict)
-    metrics: dict[str, MetricRecord] = field(default_factory=dict)
-    prices: dict[str, PriceRecord] = field(default_factory=dict)
-    prices_by_external: dict[str, PriceRecord] = field(default_factory=dict)
+
+@lru_cache(maxsize=1024)
+def price_model(model_type: str, config_json: str) -> PriceModel:
+    """The parsed arithmetic of a stored price configuration (valid: checked at creation)."""
+    return SIMULATED_MODELS[model_type](json.loads(config_json))
 
 
 def _metadata(value: object, what: str, current: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -188,15 +211,15 @@ def _page(records: list[Any], models: list[Any], next_cursor: str | None) -> Pag
     )
 
 
+@reports_errors
 class Items:
     """``sim.items``: the products that metrics and prices bill for."""
 
-    def __init__(self, sim: OrbSim, catalog: Catalog) -> None:
-        self._sim = sim
-        self._catalog = catalog
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def require(self, item_id: str) -> ItemRecord:
-        record = self._catalog.items.get(item_id)
+        record = self._engine.state.items.get(item_id)
         if record is None:
             raise ResourceNotFound.of("Item", item_id)
         return record
@@ -209,25 +232,25 @@ class Items:
         **unknown: Any,
     ) -> Item:
         _refuse_unknown(unknown, "item")
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             model = Item(
-                id=self._sim._ids.new(),
+                id=self._engine.state.new_id(),
                 created_at=now,
                 name=_name(name, "item"),
                 metadata=_metadata(metadata, "item"),
             )
-            record = ItemRecord(model, self._sim._next_seq())
-            self._catalog.items[model.id] = record
+            record = ItemRecord(model, self._engine.state.take_seq())
+            self._engine.state.items[model.id] = record
             return model.model_copy(deep=True)
 
     def fetch(self, item_id: str) -> Item:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.require(item_id).model.model_copy(deep=True)
 
     def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Item]:
-        with self._sim._operation():
+        with self._engine.transaction():
             page, next_cursor = paginate(
-                self._catalog.items.values(), ItemRecord.sort_key, limit, cursor
+                self._engine.state.items.values(), ItemRecord.sort_key, limit, cursor
             )
             return _page(list(page), [r.model.model_copy(deep=True) for r in page], next_cursor)
 
@@ -241,7 +264,7 @@ class Items:
         **unknown: Any,
     ) -> Item:
         _refuse_unknown(unknown, "item")
-        with self._sim._operation():
+        with self._engine.transaction():
             record = self.require(item_id)
             changes: dict[str, Any] = {}
             if name is not None:
@@ -259,28 +282,28 @@ class Items:
 
     def archive(self, item_id: str) -> Item:
         """Archive an item: no new metric or price may use it; existing ones keep working."""
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             record = self.require(item_id)
             if record.model.archived_at is None:
                 record.model = record.model.model_copy(update={"archived_at": now})
             return record.model.model_copy(deep=True)
 
 
+@reports_errors
 class Metrics:
     """``sim.metrics``: billable metrics, each a SQL query over the ``events`` table."""
 
-    def __init__(self, sim: OrbSim, catalog: Catalog) -> None:
-        self._sim = sim
-        self._catalog = catalog
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def require(self, metric_id: str) -> MetricRecord:
-        record = self._catalog.metrics.get(metric_id)
+        record = self._engine.state.metrics.get(metric_id)
         if record is None:
             raise ResourceNotFound.of("Billable metric", metric_id)
         return record
 
     def model(self, record: MetricRecord) -> BillableMetric:
-        item = self._catalog.items[record.item_id].model
+        item = self._engine.state.items[record.item_id].model
         return BillableMetric(
             id=record.id,
             name=record.name,
@@ -301,7 +324,7 @@ class Metrics:
         **unknown: Any,
     ) -> BillableMetric:
         _refuse_unknown(unknown, "metric")
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             errors = []
             if not isinstance(name, str) or not name.strip():
                 errors.append(f"name: expected a non-empty string, got {name!r}")
@@ -315,7 +338,7 @@ class Metrics:
                     compiled = compile_metric(sql)
                 except ExpressionSyntaxError as exc:
                     errors.append(f"sql: {exc}")
-            item = self._catalog.items.get(item_id) if isinstance(item_id, str) else None
+            item = self._engine.state.items.get(item_id) if isinstance(item_id, str) else None
             if item is None:
                 errors.append(f"item_id: no item with id {item_id!r}")
             elif item.model.archived_at is not None:
@@ -333,21 +356,20 @@ class Metrics:
             assert compiled is not None and name is not None and item_id is not None
             assert sql is not None
             record = MetricRecord(
-                id=self._sim._ids.new(),
+                id=self._engine.state.new_id(),
                 name=name,
                 description=description,
                 item_id=item_id,
                 sql=sql,
                 metadata=clean_metadata,
                 created_at=now,
-                seq=self._sim._next_seq(),
-                compiled=compiled,
+                seq=self._engine.state.take_seq(),
             )
-            self._catalog.metrics[record.id] = record
+            self._engine.state.metrics[record.id] = record
             return self.model(record)
 
     def fetch(self, metric_id: str) -> BillableMetric:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.model(self.require(metric_id))
 
     def list(
@@ -363,8 +385,8 @@ class Metrics:
             raise RequestValidationError(
                 f"status: expected active, archived or draft, got {status!r}"
             )
-        with self._sim._operation():
-            records = [] if status in ("archived", "draft") else self._catalog.metrics.values()
+        with self._engine.transaction():
+            records = [] if status in ("archived", "draft") else self._engine.state.metrics.values()
             page, next_cursor = paginate(records, MetricRecord.sort_key, limit, cursor)
             return _page(list(page), [self.model(r) for r in page], next_cursor)
 
@@ -378,7 +400,7 @@ class Metrics:
         **unknown: Any,
     ) -> BillableMetric:
         _refuse_unknown(unknown, "metric")
-        with self._sim._operation():
+        with self._engine.transaction():
             record = self.require(metric_id)
             new_name = record.name if name is None else _name(name, "metric")
             if description is not None and not isinstance(description, str):
@@ -397,29 +419,31 @@ class Metrics:
             return self.model(record)
 
 
-class _ExternalPriceIds:
-    def __init__(self, prices: Prices) -> None:
-        self._prices = prices
+@reports_errors
+class ExternalPriceIds:
+    """``sim.prices.external_price_id``: prices by their alias."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def fetch(self, external_price_id: str) -> Price:
-        prices = self._prices
-        with prices._sim._operation():
-            record = prices._catalog.prices_by_external.get(external_price_id)
+        with self._engine.transaction():
+            record = self._engine.state.prices_by_external.get(external_price_id)
             if record is None:
                 raise ResourceNotFound.of("Price", f"external_price_id={external_price_id}")
-            return prices.model(record)
+            return Prices.model(record)
 
 
+@reports_errors
 class Prices:
     """``sim.prices``: unit, package, tiered, bulk and matrix prices, and fixed fees."""
 
-    def __init__(self, sim: OrbSim, catalog: Catalog) -> None:
-        self._sim = sim
-        self._catalog = catalog
-        self.external_price_id = _ExternalPriceIds(self)
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.external_price_id = ExternalPriceIds(engine)
 
     def require(self, price_id: str) -> PriceRecord:
-        record = self._catalog.prices.get(price_id)
+        record = self._engine.state.prices.get(price_id)
         if record is None:
             raise ResourceNotFound.of("Price", price_id)
         return record
@@ -497,14 +521,14 @@ class Prices:
                 f" {currency!r}"
             )
         item_id = fields.get("item_id")
-        item = self._catalog.items.get(item_id) if isinstance(item_id, str) else None
+        item = self._engine.state.items.get(item_id) if isinstance(item_id, str) else None
         if item is None:
             errors.append(f"{what}.item_id: no item with id {item_id!r}")
         elif item.model.archived_at is not None:
             errors.append(f"{what}.item_id: item {item_id} is archived")
         metric_id = fields.get("billable_metric_id")
         if metric_id is not None and (
-            not isinstance(metric_id, str) or metric_id not in self._catalog.metrics
+            not isinstance(metric_id, str) or metric_id not in self._engine.state.metrics
         ):
             errors.append(f"{what}.billable_metric_id: no billable metric with id {metric_id!r}")
         fixed = metric_id is None
@@ -544,7 +568,7 @@ class Prices:
         if external is not None:
             if not isinstance(external, str) or not external:
                 errors.append(f"{what}.external_price_id: expected a non-empty string")
-            elif external in self._catalog.prices_by_external or external in (
+            elif external in self._engine.state.prices_by_external or external in (
                 reserved_external_ids or set()
             ):
                 errors.append(f"{what}.external_price_id: {external!r} is already in use")
@@ -565,7 +589,7 @@ class Prices:
             )
         assert parsed is not None and item is not None and cycle is not None
         data: dict[str, Any] = {
-            "id": self._sim._ids.new(),
+            "id": self._engine.state.new_id(),
             "billable_metric": None if fixed else {"id": metric_id},
             "billing_cycle_configuration": cycle,
             "billing_mode": "in_advance" if in_advance else "in_arrear",
@@ -585,10 +609,10 @@ class Prices:
             config_key: fields[config_key],
         }
         try:
-            self.model(PriceRecord(data, parsed, 0))
+            self.model(PriceRecord(data, now, 0))
         except ValueError as exc:
             raise RequestValidationError(f"invalid {what}: {exc}") from None
-        return PriceRecord(data, parsed, self._sim._next_seq())
+        return PriceRecord(data, now, self._engine.state.take_seq())
 
     def build_plan_prices(
         self, raw: object, currency: str, now: datetime
@@ -611,8 +635,9 @@ class Prices:
             if not isinstance(entry, Mapping):
                 errors.append(f"{where}: expected an object, got {entry!r}")
                 continue
+            wrapped = {"price", "allocation_price", "license_allocation_price", "plan_phase_order"}
             others = sorted(k for k, v in entry.items() if k != "price" and v is not None)
-            if "price" in entry or others:
+            if wrapped.intersection(entry):
                 if others:
                     errors.append(
                         f"{where}: {', '.join(others)} not simulated by orbsim"
@@ -647,25 +672,25 @@ class Prices:
         return records
 
     def store(self, record: PriceRecord) -> None:
-        self._catalog.prices[record.id] = record
+        self._engine.state.prices[record.id] = record
         external = record.data["external_price_id"]
         if external is not None:
-            self._catalog.prices_by_external[external] = record
+            self._engine.state.prices_by_external[external] = record
 
     def create(self, **fields: Any) -> Price:
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             record = self.build(fields, now)
             self.store(record)
             return self.model(record)
 
     def fetch(self, price_id: str) -> Price:
-        with self._sim._operation():
+        with self._engine.transaction():
             return self.model(self.require(price_id))
 
     def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Price]:
-        with self._sim._operation():
+        with self._engine.transaction():
             page, next_cursor = paginate(
-                self._catalog.prices.values(), PriceRecord.sort_key, limit, cursor
+                self._engine.state.prices.values(), PriceRecord.sort_key, limit, cursor
             )
             return _page(list(page), [self.model(r) for r in page], next_cursor)
 
@@ -673,7 +698,7 @@ class Prices:
         self, price_id: str, *, metadata: Mapping[str, str | None] | None = None, **unknown: Any
     ) -> Price:
         _refuse_unknown(unknown, "price")
-        with self._sim._operation():
+        with self._engine.transaction():
             record = self.require(price_id)
             if metadata is not None:
                 record.data["metadata"] = _metadata(metadata, "price", record.data["metadata"])

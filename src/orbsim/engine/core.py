@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 
 from orbsim.clock import Clock
 from orbsim.engine.billing import Plans, Subscriptions
+from orbsim.engine.catalog import Items, Metrics, Prices
 from orbsim.engine.customers import Customers
 from orbsim.engine.events import Events
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
+from orbsim.engine.usage import UsageReader
 from orbsim.errors import OrbError
 from orbsim.settings import Settings
 from orbsim.times import to_utc
@@ -73,6 +75,10 @@ class Engine:
         self.plans = Plans(self)
         self.subscriptions = Subscriptions(self)
         self.events = Events(self)
+        self.items = Items(self)
+        self.metrics = Metrics(self)
+        self.prices = Prices(self)
+        self.usage = UsageReader(self)
 
     @property
     def settings(self) -> Settings:

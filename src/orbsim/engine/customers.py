@@ -26,6 +26,7 @@ from orbsim.times import zone
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
+    from orbsim.models_billing import Costs
 
 # Fields of the create/edit parameters that appear unchanged on the Customer object.
 _COPIED = (
@@ -91,6 +92,11 @@ class Customers:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def costs(self) -> CustomerCosts:
+        """``sim.customers.costs.list(customer_id, ...)`` / ``.list_by_external_id(alias, ...)``."""
+        return CustomerCosts(self._engine)
 
     # -- lookups used by the rest of the engine (no locking, no settling) --------------------
 
@@ -312,3 +318,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+class CustomerCosts:
+    """A customer's costs across its subscriptions (``orbsim.engine.usage``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list(self, customer_id: str, **query: Any) -> Costs:
+        return self._engine.usage.customer_costs(customer_id, **query)
+
+    def list_by_external_id(self, external_customer_id: str, **query: Any) -> Costs:
+        return self._engine.usage.customer_costs(external_customer_id=external_customer_id, **query)

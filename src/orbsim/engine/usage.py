@@ -25,10 +25,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from orbsim.engine.catalog import Catalog, MetricRecord, PriceRecord, Prices
+from orbsim.engine.catalog import MetricRecord, PriceRecord, Prices
 from orbsim.engine.expressions import CompiledFilter, ExpressionSyntaxError, compile_filter
 from orbsim.engine.periods import Period
 from orbsim.engine.prices import price_amount, round_money
+from orbsim.engine.reporting import reports_errors
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
@@ -47,7 +48,7 @@ from orbsim.models_billing import (
 
 if TYPE_CHECKING:
     from orbsim.engine.billing import SubscriptionRecord
-    from orbsim.engine.sim import OrbSim
+    from orbsim.engine.core import Engine
 
 __all__ = ["UsageReader", "check_scope"]
 
@@ -77,8 +78,8 @@ def _local_days(start: datetime, end: datetime, timezone: str) -> list[Window]:
 
 
 def check_scope(
-    sim: OrbSim, customer_id: str, filter_text: object, usage_customer_ids: object
-) -> tuple[str | None, tuple[str, ...] | None]:
+    engine: Engine, customer_id: str, filter_text: object, usage_customer_ids: object
+) -> tuple[str | None, list[str] | None]:
     """Validate a new subscription's ``filter`` and ``usage_customer_ids`` (400 on any problem).
 
     The filter must compile as a boolean computed property. ``usage_customer_ids`` must name live
@@ -94,17 +95,17 @@ def check_scope(
                 _subscription_filter(filter_text)
             except ExpressionSyntaxError as exc:
                 errors.append(f"filter: {exc}")
-    ids: tuple[str, ...] | None = None
+    ids: list[str] | None = None
     if usage_customer_ids is not None:
         if not isinstance(usage_customer_ids, list | tuple) or not all(
             isinstance(i, str) for i in usage_customer_ids
         ):
             errors.append(f"usage_customer_ids: expected a list of ids, got {usage_customer_ids!r}")
         else:
-            missing = [i for i in usage_customer_ids if sim.customers.get_live(i) is None]
+            missing = [i for i in usage_customer_ids if engine.customers.get_live(i) is None]
             if missing:
                 errors.append(f"usage_customer_ids: no customer with id(s) {', '.join(missing)}")
-            ids = tuple(dict.fromkeys(usage_customer_ids)) or None
+            ids = list(dict.fromkeys(usage_customer_ids)) or None
     if errors:
         raise RequestValidationError(
             "invalid subscription: " + "; ".join(errors), validation_errors=errors
@@ -114,10 +115,8 @@ def check_scope(
 
 
 def _scope(sub: SubscriptionRecord) -> tuple[Sequence[str], str | None]:
-    """Whose events a subscription bills, and its ``filter`` (both optional on the record)."""
-    owners: Sequence[str] | None = getattr(sub, "usage_customer_ids", None)
-    text: str | None = getattr(sub, "usage_filter", None)
-    return owners or (sub.customer_id,), text
+    """Whose events a subscription bills, and its ``filter``."""
+    return sub.usage_customer_ids or (sub.customer_id,), sub.usage_filter
 
 
 @lru_cache(maxsize=256)
@@ -132,13 +131,12 @@ def _quantity(metric: MetricRecord, events: Iterable[StoredEvent]) -> Decimal:
         raise ConstraintViolation(f"billable metric {metric.id} ({metric.name}): {exc}") from None
 
 
+@reports_errors
 class UsageReader:
-    """Reads quantities and costs for subscriptions and customers."""
+    """Reads quantities and costs for subscriptions and customers (``engine.usage``)."""
 
-    def __init__(self, sim: OrbSim, catalog: Catalog, prices: Prices) -> None:
-        self._sim = sim
-        self._catalog = catalog
-        self._prices = prices
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     # --- what counts ----------------------------------------------------------------------------
 
@@ -152,10 +150,10 @@ class UsageReader:
             end = min(end, schedule.end)
         if start >= end:
             return []
-        sim = self._sim
-        store = sim._store
-        ledger = sim._ledger
-        customers = sim.customers
+        engine = self._engine
+        store = engine.state.events
+        ledger = engine.ledger
+        customers = engine.customers
         owners, text = _scope(sub)
         matcher = None if text is None else _subscription_filter(text)
         first = int(start.timestamp() // 3600)
@@ -184,8 +182,8 @@ class UsageReader:
     # --- shared parameter handling ------------------------------------------------------------
 
     def _subscription(self, subscription_id: str) -> SubscriptionRecord:
-        record = self._sim.subscriptions._records.get(subscription_id)
-        if record is None or self._sim.customers.get_live(record.customer_id) is None:
+        record = self._engine.state.subscriptions.get(subscription_id)
+        if record is None or self._engine.customers.get_live(record.customer_id) is None:
             raise ResourceNotFound.of("Subscription", subscription_id)
         return record
 
@@ -241,15 +239,17 @@ class UsageReader:
         raise RequestValidationError(f"view_mode: expected periodic or cumulative, got {value!r}")
 
     def _plan_prices(self, sub: SubscriptionRecord) -> list[PriceRecord]:
-        ids = self._sim.plans._records[sub.plan_id].model.prices
-        return [self._catalog.prices[p["id"]] for p in ids if p["id"] in self._catalog.prices]
+        ids = self._engine.state.plans[sub.plan_id].model.prices
+        return [
+            self._engine.state.prices[p["id"]] for p in ids if p["id"] in self._engine.state.prices
+        ]
 
     def _plan_metrics(self, sub: SubscriptionRecord) -> list[MetricRecord]:
         seen: dict[str, MetricRecord] = {}
         for price in self._plan_prices(sub):
             metric_id = price.metric_id
             if metric_id is not None and metric_id not in seen:
-                seen[metric_id] = self._catalog.metrics[metric_id]
+                seen[metric_id] = self._engine.state.metrics[metric_id]
         return list(seen.values())
 
     # --- usage ----------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ class UsageReader:
                 f"fetch_usage: {sorted(given)} (matrix dimension filters) are not simulated by"
                 " orbsim; use group_by"
             )
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             sub = self._subscription(subscription_id)
             start, end = self._timeframe(sub, now, timeframe_start, timeframe_end)
             mode = self._view_mode(view_mode, "periodic")
@@ -288,7 +288,7 @@ class UsageReader:
                 )
             metrics = self._plan_metrics(sub)
             if billable_metric_id is not None:
-                chosen = self._catalog.metrics.get(billable_metric_id)
+                chosen = self._engine.state.metrics.get(billable_metric_id)
                 if chosen is None:
                     raise ResourceNotFound.of("Billable metric", billable_metric_id)
                 if chosen not in metrics:
@@ -297,7 +297,7 @@ class UsageReader:
                         f" subscription {sub.id}'s plan"
                     )
                 metrics = [chosen]
-            customer = self._sim.customers.require(sub.customer_id)
+            customer = self._engine.customers.require(sub.customer_id)
             windows = (
                 _local_days(start, end, customer.model.timezone)
                 if granularity == "day"
@@ -370,7 +370,7 @@ class UsageReader:
         timeframe_end: datetime | str | None = None,
         view_mode: str | None = None,
     ) -> Costs:
-        with self._sim._operation() as now:
+        with self._engine.transaction() as now:
             sub = self._subscription(subscription_id)
             return Costs(
                 data=self._costs(sub, now, currency, timeframe_start, timeframe_end, view_mode)
@@ -387,14 +387,14 @@ class UsageReader:
         view_mode: str | None = None,
     ) -> Costs:
         """``customers.costs.list`` / ``list_by_external_id``: every subscription's costs merged."""
-        with self._sim._operation() as now:
-            customers = self._sim.customers
+        with self._engine.transaction() as now:
+            customers = self._engine.customers
             record = (
                 customers.require(customer_id)
                 if customer_id is not None
                 else customers.require_alias(external_customer_id or "")
             )
-            subs = self._sim.subscriptions.of_customer(record.id)
+            subs = self._engine.subscriptions.of_customer(record.id)
             custom = timeframe_start is not None or timeframe_end is not None
             if not custom:
                 active = [s for s in subs if s.status(now) == "active"]
@@ -439,7 +439,7 @@ class UsageReader:
         timeframe_end: object,
         view_mode: object,
     ) -> list[AggregatedCost]:
-        plan = self._sim.plans._records[sub.plan_id].model
+        plan = self._engine.state.plans[sub.plan_id].model
         if currency is not None and currency != plan.currency:
             raise RequestValidationError(
                 f"currency: {currency!r} is not the currency of subscription {sub.id}'s plan"
@@ -452,7 +452,7 @@ class UsageReader:
         active_end = end if schedule.end is None else min(end, schedule.end)
         if active_start >= active_end:
             return []
-        timezone = self._sim.customers.require(sub.customer_id).model.timezone
+        timezone = self._engine.customers.require(sub.customer_id).model.timezone
         days = _local_days(active_start, active_end, timezone)
         prices = self._plan_prices(sub)
         period_of: dict[datetime, Period] = {}
@@ -490,7 +490,7 @@ class UsageReader:
                 subtotal_sum += shown_amount
                 costs.append(
                     PerPriceCost(
-                        price=self._prices.model(price),
+                        price=Prices.model(price),
                         price_id=price.id,
                         subtotal=str(shown_amount),
                         total=str(shown_amount),
@@ -529,7 +529,7 @@ class UsageReader:
                 return Decimal(0), Decimal(0)
             quantity = Decimal(repr(data["fixed_price_quantity"]))
             return quantity, price_amount(price.model, quantity)
-        metric = self._catalog.metrics[price.metric_id]
+        metric = self._engine.state.metrics[price.metric_id]
         compiled = metric.compiled
         if price.model.model_type == "matrix":
             chunk = events[bisect_left(times, lower) : bisect_left(times, day.end)]

@@ -31,6 +31,7 @@ from orbsim.errors import (
     RequestValidationError,
     URLNotFound,
 )
+from orbsim.wire import billing
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -217,36 +218,10 @@ def update_customer_by_alias(call: Call) -> tuple[int, Payload]:
 # --------------------------------------------------------------------------------------------------
 # Handlers: plans and subscriptions
 
-_CADENCES = ("monthly", "quarterly", "semi_annual", "annual")  # shortest first
-_PRICE_WRAPPERS = ("price", "allocation_price", "license_allocation_price")
-
-
-def plan_cadence(prices: object) -> str | None:
-    """The billing cadence a plan's prices imply: the shortest recognised price cadence.
-
-    Orb bills a subscription on the shortest cadence among its prices. Prices arrive flat
-    (``{"cadence": ...}``, older SDKs) or wrapped (``{"price": {"cadence": ...}}``, SDK 4.90);
-    ``one_time``/``custom`` and anything unreadable are ignored.
-    """
-    found: set[str] = set()
-    if type(prices) is list:
-        for item in prices:
-            if type(item) is not dict:
-                continue
-            candidates = [item, *(item.get(name) for name in _PRICE_WRAPPERS)]
-            for candidate in candidates:
-                if type(candidate) is dict and candidate.get("cadence") in _CADENCES:
-                    found.add(candidate["cadence"])
-    return min(found, key=_CADENCES.index) if found else None
-
 
 def create_plan(call: Call) -> tuple[int, Payload]:
-    body = call.body()
-    if "billing_cadence" not in body:
-        cadence = plan_cadence(body.get("prices"))
-        if cadence is not None:
-            body["billing_cadence"] = cadence
-    return 201, call.sim.plans.create(**body)
+    # The billing cadence follows the prices when not given (the engine derives it).
+    return 201, call.sim.plans.create(**call.body())
 
 
 def list_plans(call: Call) -> tuple[int, Payload]:
@@ -361,6 +336,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _route("GET", "/subscriptions/{subscription_id}", fetch_subscription),
     _route("GET", "/ping", ping),
+    *(_route(*endpoint) for endpoint in billing.ENDPOINTS),
 )
 
 # Literal paths are looked up directly; parameterised ones are matched in table order (a literal
