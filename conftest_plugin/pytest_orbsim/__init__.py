@@ -158,6 +158,10 @@ class OrbCustomer:
     customer: Any
     plan: Any
     subscription: Any
+    metric: Any = None
+    """The billable metric, when ``orb_customer(metric_sql=...)`` made one."""
+    price: Any = None
+    """The plan's price for that metric."""
 
     @property
     def id(self) -> str:
@@ -178,10 +182,14 @@ def _previous_month_start(now: datetime, timezone: str) -> datetime:
 @pytest.fixture
 def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
     """Factory: ``orb_customer(alias=None, cadence="monthly", start_date=None, timezone=None,
-    **customer_fields)`` creates a customer, a plan and an active subscription on ``orb_sim``.
+    metric_sql=None, price=None, **customer_fields)`` creates a customer, a plan and an active
+    subscription on ``orb_sim``.
 
     ``start_date`` defaults to local midnight on the 1st of the previous month, so every event
-    the grace period admits lies in a billing period (amendable while the rules allow).
+    the grace period admits lies in a billing period (amendable while the rules allow). With
+    ``metric_sql`` the plan charges for that billable metric: ``price`` (a price body such as
+    ``{"model_type": "unit", "unit_config": {"unit_amount": "0.01"}}``, default $1 per unit)
+    is merged over an item, the metric, the plan's cadence and currency.
     """
     count = 0
 
@@ -190,6 +198,8 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
         cadence: str = "monthly",
         start_date: datetime | str | None = None,
         timezone: str | None = None,
+        metric_sql: str | None = None,
+        price: dict[str, Any] | None = None,
         **customer_fields: Any,
     ) -> OrbCustomer:
         nonlocal count
@@ -203,13 +213,39 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
         if alias is not None:
             fields["external_customer_id"] = alias
         customer = orb_sim.customers.create(timezone=zone, **fields)
-        plan = orb_sim.plans.create(name=f"{cadence} usage", billing_cadence=cadence)
+        metric = None
+        prices: list[dict[str, Any]] = []
+        if metric_sql is not None or price is not None:
+            item = orb_sim.items.create(name=f"Item {count}")
+            metric = orb_sim.metrics.create(
+                name=f"Metric {count}",
+                description=None,
+                item_id=item.id,
+                sql=metric_sql or "SELECT COUNT(*) FROM events",
+            )
+            body: dict[str, Any] = {
+                "name": f"Price {count}",
+                "item_id": item.id,
+                "billable_metric_id": metric.id,
+                "cadence": cadence,
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1.00"},
+            }
+            overrides = dict(price or {})
+            if overrides.get("model_type", "unit") != "unit":
+                del body["unit_config"]  # another model brings its own configuration
+            prices = [{"price": {**body, **overrides}}]
+        plan = orb_sim.plans.create(name=f"{cadence} usage", billing_cadence=cadence, prices=prices)
         start = start_date if start_date is not None else _previous_month_start(orb_sim.now(), zone)
         subscription = orb_sim.subscriptions.create(
             customer_id=customer.id, plan_id=plan.id, start_date=start
         )
         return OrbCustomer(
-            customer=orb_sim.customers.fetch(customer.id), plan=plan, subscription=subscription
+            customer=orb_sim.customers.fetch(customer.id),
+            plan=plan,
+            subscription=subscription,
+            metric=metric,
+            price=plan.prices[0] if plan.prices else None,
         )
 
     return make

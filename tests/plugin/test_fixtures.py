@@ -161,9 +161,26 @@ def test_orb_customer_factory(pytester: pytest.Pytester, run_inner: Run):
             first, second = orb_customer(alias="a"), orb_customer(alias="b")
             assert first.id != second.id
             assert len(orb_sim.customers.list().data) == 2
+            assert first.metric is None and first.price is None and first.plan.prices == []
+
+        def test_with_a_metric_and_a_price(orb_customer, orb_sim, orb_time):
+            made = orb_customer(
+                metric_sql="SELECT SUM(n) FROM events WHERE event_name = 'x'",
+                price={"model_type": "package",
+                       "package_config": {"package_amount": "5", "package_size": 10}},
+            )
+            assert made.price["model_type"] == "package"
+            assert made.price["billable_metric"] == {"id": made.metric.id}
+            orb_sim.events.ingest(events=[{
+                "idempotency_key": "e1", "event_name": "x", "customer_id": made.id,
+                "timestamp": "2024-05-20T00:30:00Z", "properties": {"n": 11}}])
+            usage = orb_sim.subscriptions.fetch_usage(made.subscription.id).data
+            assert [u.usage[0].quantity for u in usage] == [11]
+            costs = orb_sim.subscriptions.fetch_costs(made.subscription.id).data
+            assert costs[-1].total == "10.00"  # two packages of ten
         """
     )
-    run_inner(passed=3)
+    run_inner(passed=4)
 
 
 def test_tests_do_not_share_state(pytester: pytest.Pytester, run_inner: Run):
