@@ -1345,9 +1345,7 @@ def _compile_aggregate(node: Any, scope: _Scope) -> Callable[[Sequence[Any]], ob
             raise _unsupported(node, source, what, "COUNT() without an argument")
         getter = _value(argument, scope)
         if distinct:
-            return lambda rows: len(
-                {_distinct_key(v) for r in rows if (v := getter(r)) is not None and _kind(v)}
-            )
+            return _count_distinct(getter)
         return lambda rows: sum(1 for r in rows if _kind(getter(r)) is not None)
     if isinstance(argument, exp.Star) or argument is None:
         raise _unsupported(node, source, what, f"{node.key.upper()}(*)")
@@ -1367,6 +1365,24 @@ def _compile_aggregate(node: Any, scope: _Scope) -> Callable[[Sequence[Any]], ob
         return total
     pick = max if isinstance(node, exp.Max) else min
     return lambda rows: _extreme_of([getter(r) for r in rows], pick)
+
+
+def _count_distinct(getter: _Get) -> Callable[[Sequence[Any]], object]:
+    """COUNT(DISTINCT x): strings (the common case) go straight into a set; other values by
+    kind, so ``1`` and ``TRUE`` stay apart while ``1`` and ``1.0`` are one value."""
+
+    def count(rows: Sequence[Any]) -> int:
+        texts: set[str] = set()
+        others: set[object] = set()
+        for row in rows:
+            value = getter(row)
+            if type(value) is str:
+                texts.add(value)
+            elif value is not None and _kind(value) is not None:
+                others.add(_distinct_key(value))
+        return len(texts) + len(others)
+
+    return count
 
 
 def _distinct_key(value: object) -> object:

@@ -547,8 +547,14 @@ class UsageReader:
             quantity = running.get(price.id, Decimal(0)) + _quantity(metric, chunk)
             running[price.id] = quantity
         else:
-            chunk = events[bisect_left(times, lower) : bisect_left(times, day.end)]
-            quantity = _quantity(metric, chunk)
+            first, last = bisect_left(times, lower), bisect_left(times, day.end)
+            cached = running.get(f"{price.id}\x00span")
+            if cached is not None and (first, last) == cached:
+                quantity = running[price.id]  # no new events since the previous window
+            else:
+                quantity = _quantity(metric, events[first:last])
+                running[price.id] = quantity
+                running[f"{price.id}\x00span"] = (first, last)  # type: ignore[assignment]
         return quantity, price_amount(price.model, quantity)
 
 
