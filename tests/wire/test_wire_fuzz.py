@@ -131,10 +131,51 @@ def endpoints(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any], dict[
                 "align_billing_with_subscription_start_date": BOOL,
             },
         ),
+        (
+            "POST",
+            "/v1/items",
+            {"name": "Item", "metadata": {"a": "b"}},
+            {"name": STR, "metadata": DICT},
+        ),
+        ("PUT", f"/v1/items/{ids['item']}", {"name": "Item 2"}, {"name": STR}),
+        (
+            "POST",
+            "/v1/metrics",
+            {
+                "name": "m",
+                "description": "d",
+                "item_id": ids["item"],
+                "sql": "SELECT SUM(n) FROM events",
+            },
+            {"name": STR, "description": STR, "item_id": STR, "sql": STR},
+        ),
+        ("PUT", f"/v1/metrics/{ids['metric']}", {"metadata": {"a": "b"}}, {"metadata": DICT}),
+        (
+            "POST",
+            "/v1/prices",
+            {
+                "name": "p",
+                "item_id": ids["item"],
+                "billable_metric_id": ids["metric"],
+                "cadence": "monthly",
+                "currency": "USD",
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1"},
+            },
+            {
+                "name": STR,
+                "item_id": STR,
+                "billable_metric_id": STR,
+                "cadence": STR,
+                "currency": STR,
+                "unit_config": DICT,
+            },
+        ),
+        ("PUT", f"/v1/prices/{ids['price']}", {"metadata": {"a": "b"}}, {"metadata": DICT}),
     ]
 
 
-ENDPOINT_INDEX = st.integers(min_value=0, max_value=11)
+ENDPOINT_INDEX = st.integers(min_value=0, max_value=17)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
 json_values = st.recursive(
     json_scalars,
@@ -244,6 +285,9 @@ def test_unknown_keys_are_refused(index: int, key: str, value: Any, nested: bool
 
 
 LIST_PATHS = [
+    "/v1/items",
+    "/v1/metrics",
+    "/v1/prices",
     "/v1/customers",
     "/v1/plans",
     "/v1/subscriptions",
@@ -342,3 +386,37 @@ def test_odd_paths_and_methods(
 
 def assert_problem_type(body: dict[str, Any], suffix: str) -> None:
     assert body["type"].endswith("#" + suffix), body
+
+
+USAGE_PARAMS = st.sampled_from(
+    [
+        "timeframe_start",
+        "timeframe_end",
+        "granularity",
+        "view_mode",
+        "billable_metric_id",
+        "group_by",
+        "currency",
+        "first_dimension_key",
+    ]
+)
+
+
+@FUZZ
+@given(
+    which=st.sampled_from(["usage", "costs", "customer costs"]),
+    params=st.dictionaries(USAGE_PARAMS, st.text(max_size=12), max_size=3),
+)
+def test_usage_and_cost_queries_never_fail_the_server(which: str, params: dict[str, str]) -> None:
+    sim, ids = world()
+    path = {
+        "usage": f"/v1/subscriptions/{ids['subscription']}/usage",
+        "costs": f"/v1/subscriptions/{ids['subscription']}/costs",
+        "customer costs": f"/v1/customers/{ids['alice']}/costs",
+    }[which]
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
+    response, changed = send(sim, request("GET", path, query=query))
+    assert response.status < 500, response.body
+    assert not changed
+    if response.status >= 400:
+        assert_problem(response, response.status)

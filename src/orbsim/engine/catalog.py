@@ -503,7 +503,7 @@ class Prices:
         if not isinstance(name, str) or not name.strip():
             errors.append(f"{what}.name: expected a non-empty string, got {name!r}")
         cadence = fields.get("cadence")
-        if cadence not in CADENCE_MONTHS:
+        if not isinstance(cadence, str) or cadence not in CADENCE_MONTHS:
             shown = (
                 "custom cadences are not simulated by orbsim"
                 if cadence == "custom"
@@ -556,7 +556,7 @@ class Prices:
                 " can be billed in advance"
             )
         cycle = None
-        if cadence in CADENCE_MONTHS:
+        if isinstance(cadence, str) and cadence in CADENCE_MONTHS:
             cycle = {"duration": CADENCE_MONTHS[cadence], "duration_unit": "month"}
             given = fields.get("billing_cycle_configuration")
             if given is not None and given != cycle:
