@@ -42,6 +42,18 @@ from orbsim.models import (
     Plan,
     Subscription,
 )
+from orbsim.models_billing import (
+    BillableMetric,
+    BulkPrice,
+    Costs,
+    GroupedUsage,
+    Item,
+    MatrixPrice,
+    PackagePrice,
+    TieredPrice,
+    UngroupedUsage,
+    UnitPrice,
+)
 from orbsim.settings import Settings
 from orbsim.sim import OrbSim, Snapshot
 from orbsim.wire.faults import Fault, Faults
@@ -56,8 +68,11 @@ __all__ = [
     "AsyncOrbSimTransport",
     "Backfill",
     "BillableEvent",
+    "BillableMetric",
+    "BulkPrice",
     "Clock",
     "ConstraintViolation",
+    "Costs",
     "Customer",
     "DeprecateResult",
     "DuplicateResourceCreation",
@@ -68,8 +83,11 @@ __all__ = [
     "EventVolumes",
     "Fault",
     "Faults",
+    "GroupedUsage",
     "IngestResponse",
+    "Item",
     "ManualClock",
+    "MatrixPrice",
     "MutatedSubscription",
     "OrbAuthenticationError",
     "OrbError",
@@ -77,6 +95,7 @@ __all__ = [
     "OrbSim",
     "OrbSimServer",
     "OrbSimTransport",
+    "PackagePrice",
     "Page",
     "PaginationMetadata",
     "Period",
@@ -91,8 +110,11 @@ __all__ = [
     "Snapshot",
     "Subscription",
     "SystemClock",
+    "TieredPrice",
     "TooManyRequests",
     "URLNotFound",
+    "UngroupedUsage",
+    "UnitPrice",
 ]
 
 __version__ = "0.1.0"
