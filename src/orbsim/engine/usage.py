@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["UsageReader", "check_scope"]
 
 ViewMode = Literal["periodic", "cumulative"]
+_TIMESTAMP = attrgetter("timestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ class UsageReader:
                         continue
                     if ledger.counts(event, replacing, owner, owner_known=True):
                         found.append(event)
-        found.sort(key=lambda e: (e.timestamp, e.id))
+        found.sort(key=_TIMESTAMP)  # stable: ties keep scan (ingestion) order
         return found
 
     # --- shared parameter handling ------------------------------------------------------------
