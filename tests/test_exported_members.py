@@ -111,7 +111,7 @@ def test_importing_orbsim_does_not_load_httpx() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     try:
-        orbsim.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        orbsim.NoSuchThing  # noqa: B018
     except AttributeError as exc:
         assert "NoSuchThing" in str(exc)
     else:  # pragma: no cover

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from orbsim import OrbSim
+from orbsim.models import BillingCadence
 from pytest_orbsim._marker import MARKER_HELP, marker_options, marker_settings
 from pytest_orbsim._report import SECTION, SIM_KEY, SimRecord, describe, recording_errors
 from pytest_orbsim._time import DEFAULT_NOW, OrbTime, frozen
@@ -192,7 +193,7 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
 
     def make(
         alias: str | None = None,
-        cadence: str = "monthly",
+        cadence: BillingCadence = "monthly",
         start_date: datetime | str | None = None,
         timezone: str | None = None,
         **customer_fields: Any,

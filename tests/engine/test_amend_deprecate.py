@@ -407,7 +407,7 @@ def test_a_deleted_customer_cannot_have_events_edited(action: str) -> None:
 )
 @pytest.mark.parametrize("action", ACTIONS)
 def test_an_active_subscription_is_required(
-    w: World, subscription: dict[str, str] | None, action: str
+    w: World, subscription: dict[str, Any] | None, action: str
 ) -> None:
     bob = w.customer("bob", subscribe=False)
     if subscription is not None:

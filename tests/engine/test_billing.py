@@ -29,7 +29,7 @@ from orbsim import (
     ResourceNotFound,
     Settings,
 )
-from orbsim.models import Customer, Plan
+from orbsim.models import BillingCadence, Customer, Plan
 
 NOW = "2024-05-20T12:00:00Z"
 TODAY = datetime(2024, 5, 20, tzinfo=UTC)
@@ -66,7 +66,9 @@ def plan(sim: OrbSim) -> Plan:
     return sim.plans.create(name="Pro", external_plan_id="pro")
 
 
-def subscribe(sim: OrbSim, customer: Customer, cadence: str = "monthly", **fields: Any) -> Any:
+def subscribe(
+    sim: OrbSim, customer: Customer, cadence: BillingCadence = "monthly", **fields: Any
+) -> Any:
     plan = sim.plans.create(name=f"{cadence} plan", billing_cadence=cadence)
     return sim.subscriptions.create(customer_id=customer.id, plan_id=plan.id, **fields)
 
@@ -132,7 +134,7 @@ def test_plan_defaults_parse_with_the_sdk(sim: OrbSim) -> None:
 
 
 @pytest.mark.parametrize("cadence", ["monthly", "quarterly", "semi_annual", "annual"])
-def test_plan_cadences(sim: OrbSim, cadence: str) -> None:
+def test_plan_cadences(sim: OrbSim, cadence: BillingCadence) -> None:
     assert sim.plans.create(name="P", billing_cadence=cadence).billing_cadence == cadence
 
 
@@ -224,7 +226,9 @@ def test_plan_list_limit_bounds(sim: OrbSim, limit: int) -> None:
 def test_subscribe_by_id_or_external_id(
     sim: OrbSim, customer: Customer, plan: Plan, ids: dict[str, str]
 ) -> None:
-    body = {key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in ids.items()}
+    body: dict[str, Any] = {
+        key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in ids.items()
+    }
 
     created = sim.subscriptions.create(**body)
 
@@ -304,7 +308,7 @@ def test_subscribe_needs_exactly_one_customer_one_plan_and_a_valid_body(
     ],
 )
 def test_subscribe_to_unknown_customer_or_plan_is_not_found(
-    sim: OrbSim, customer: Customer, plan: Plan, body: dict[str, str], message: str
+    sim: OrbSim, customer: Customer, plan: Plan, body: dict[str, Any], message: str
 ) -> None:
     body = {
         key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in body.items()
@@ -486,7 +490,7 @@ def test_current_billing_period_per_cadence(
     sim: OrbSim,
     clock: ManualClock,
     customer: Customer,
-    cadence: str,
+    cadence: BillingCadence,
     first_end: datetime,
     later: tuple[datetime, datetime],
 ) -> None:
@@ -625,7 +629,7 @@ def test_monthly_alignment(
 def test_longer_cadences(
     sim: OrbSim,
     customer: Customer,
-    cadence: str,
+    cadence: BillingCadence,
     start: datetime,
     options: dict[str, Any],
     expected: list[datetime],
@@ -762,12 +766,13 @@ def portfolio(sim: OrbSim, clock: ManualClock) -> dict[str, str]:
     p = sim.plans.create(name="P", external_plan_id="p")
     q = sim.plans.create(name="Q", external_plan_id="q")
     ids = {"a": a.id, "b": b.id, "p": p.id, "q": q.id}
-    for name, (cust, plan, extra) in {
+    cases: dict[str, tuple[Customer, Plan, dict[str, Any]]] = {
         "s1": (a, p, {}),
         "s2": (a, q, {}),
         "s3": (b, p, {"start_date": utc(2024, 9, 1)}),
         "s4": (b, q, {"start_date": utc(2024, 1, 1), "end_date": utc(2024, 2, 1)}),
-    }.items():
+    }
+    for name, (cust, plan, extra) in cases.items():
         ids[name] = sim.subscriptions.create(customer_id=cust.id, plan_id=plan.id, **extra).id
         clock.advance(seconds=1)
     return ids

@@ -743,6 +743,7 @@ def test_a_new_state_field_is_copied_and_persisted_without_codec_code() -> None:
     state.items["i1"] = Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])
 
     copied = state.copy()
+    assert isinstance(copied, StateWithItems)
     state.items["i1"].tags.append("changed")
     assert copied.items == {"i1": Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])}
 
