@@ -13,13 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orb.types
 import pytest
 from freezegun import freeze_time
-from pydantic import BaseModel
 
+from helpers.checks import sdk_parses, walk
+from helpers.time import US, local, utc
 from orbsim import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -33,27 +33,7 @@ from orbsim.models import BillingCadence, Customer, Plan
 
 NOW = "2024-05-20T12:00:00Z"
 TODAY = datetime(2024, 5, 20, tzinfo=UTC)
-US = timedelta(microseconds=1)
 FAR = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def local(tz: str, *args: int) -> datetime:
-    """Wall-clock time in ``tz``, as a UTC instant."""
-    return datetime(*args, tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
 
 
 @pytest.fixture
@@ -85,32 +65,8 @@ def current(subscription: Any) -> tuple[datetime | None, datetime | None]:
     )
 
 
-def sdk_parses(model: BaseModel, sdk_type: type[Any]) -> dict[str, Any]:
-    """The JSON dump parses strictly with the SDK type and carries every key the SDK knows."""
-    data = model.model_dump(mode="json")
-    sdk_type.model_validate_json(json.dumps(data), strict=True)
-    assert set(sdk_type.model_fields) <= set(data)
-    return data
-
-
 def subscription_ids(sim: OrbSim, **filters: Any) -> list[str]:
     return [s.id for s in sim.subscriptions.list(limit=100, **filters).data]
-
-
-def walk(list_page: Callable[..., Any], limit: int) -> tuple[list[str], int]:
-    """Follow cursors to the end; return every id seen and the number of pages."""
-    ids: list[str] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = list_page(limit=limit, cursor=cursor)
-        pages += 1
-        ids += [item.id for item in page.data]
-        meta = page.pagination_metadata
-        assert meta.has_more == (meta.next_cursor is not None)
-        if meta.next_cursor is None:
-            return ids, pages
-        cursor = meta.next_cursor
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant
 
+from helpers.time import feb
 from orbsim import ManualClock, OrbError, OrbSim, Settings, SystemClock, statefile
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import StoredEvent
@@ -35,10 +36,6 @@ from orbsim.testing import OrbStateMachine
 
 DELAY = timedelta(hours=1)
 WIDE = {"timeframe_start": "2000-01-01T00:00:00Z", "timeframe_end": "2100-01-01T00:00:00Z"}
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sdkkit import START, CountingTransport, event
 
+from helpers.sdk import START, CountingTransport, event
 from orbsim import ManualClock, OrbSim
 
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from test_cli_serve import TIMEOUT, Served
-from wirekit import START
 
+from helpers.served import TIMEOUT, Served
+from helpers.wire import START
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.errors import TYPE_PREFIX
 from orbsim.statefile import FORMAT
 from orbsim.wire.server import OrbSimServer
 
 AUTH = {"Authorization": "Bearer k"}
-CUSTOMER = {"name": "Acme", "email": "a@acme.test", "external_customer_id": "acme"}
+CUSTOMER: dict[str, Any] = {"name": "Acme", "email": "a@acme.test", "external_customer_id": "acme"}
 
 ENDPOINTS = [
     ("GET", "/_orbsim/state"),
@@ -48,14 +48,8 @@ def make(**settings: Any) -> OrbSim:
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return make()
-
-
-@pytest.fixture
-def server(sim: OrbSim) -> Iterator[OrbSimServer]:
-    with sim.serve() as running:
-        yield running
+def sim_seed() -> int:
+    return 11
 
 
 @pytest.fixture

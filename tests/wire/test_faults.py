@@ -8,8 +8,8 @@ import json
 
 import httpx
 import pytest
-from wirekit import AUTH, assert_problem, call, fingerprint, make_sim, payload, populate
 
+from helpers.wire import AUTH, assert_problem, call, fingerprint, make_sim, payload, populate
 from orbsim import OrbSim
 from orbsim.errors import TYPE_PREFIX
 from orbsim.wire.faults import Fault

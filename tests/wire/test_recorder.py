@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from wirekit import AUTH, START, call, make_sim, populate
 
+from helpers.wire import AUTH, START, call, make_sim, populate
 from orbsim import ManualClock, OrbSim
 
 CUSTOMER = {"name": "Zed", "email": "zed@example.com"}

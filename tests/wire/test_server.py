@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 import httpx
 import orb
 import pytest
+from orb.types.event_ingest_params import Event
 
+from helpers.sdk import sdk
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireRequest, WireResponse
 from orbsim.wire.server import OrbSimServer
@@ -27,32 +29,24 @@ def make_sim(seed: int = 7) -> OrbSim:
     return OrbSim(clock=ManualClock(START), seed=seed)
 
 
-def sdk(server: OrbSimServer) -> orb.Orb:
-    return orb.Orb(
-        api_key="k", base_url=server.base_url, _strict_response_validation=True, max_retries=0
-    )
-
-
-def event(key: str, customer_id: str, minutes_ago: float = 5, **extra: object) -> dict[str, object]:
+def event(key: str, customer_id: str, minutes_ago: float = 5) -> Event:
     return {
         "idempotency_key": key,
         "event_name": "api_call",
         "customer_id": customer_id,
         "timestamp": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
         "properties": {"region": "eu"},
-        **extra,
     }
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return make_sim()
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture
-def server(sim: OrbSim) -> Iterator[OrbSimServer]:
-    with sim.serve() as running:
-        yield running
+def sim_seed() -> int:
+    return 7
 
 
 @pytest.fixture
@@ -121,7 +115,7 @@ def test_sdk_errors_are_typed(client: orb.Orb, server: OrbSimServer) -> None:
     with pytest.raises(orb.ResourceNotFound):
         client.events.backfills.fetch("nope")
     with pytest.raises(orb.RequestValidationError):
-        client.events.ingest(events=[{"idempotency_key": "x", "event_name": "e"}])
+        client.events.ingest(events=[{"idempotency_key": "x", "event_name": "e"}])  # type: ignore[typeddict-item]  # deliberately incomplete
     assert httpx.get(f"{server.base_url}/ping").status_code == 401
 
 
@@ -144,8 +138,7 @@ def _script(http: httpx.Client) -> list[tuple[int, bytes]]:
     def call(
         method: str, path: str, body: object = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        raw = body is None or isinstance(body, bytes)
-        content = body if raw else json.dumps(body).encode()
+        content = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         response = http.request(method, path, content=content, headers=headers)
         answers.append((response.status_code, response.content))
         return response

@@ -17,10 +17,12 @@ from typing import Any
 import httpx
 import orb
 import pytest
-from test_cli_serve import TIMEOUT, Served
-from test_concurrency import AUTH, SETTINGS, script, setup
-from wirekit import START, call, make_sim, payload
+from orb.types.event_ingest_params import Event
 
+from helpers.sdk import sdk
+from helpers.served import TIMEOUT, Served
+from helpers.wire import START, call, make_sim, payload
+from helpers.workload import AUTH, SETTINGS, script, setup
 from orbsim import ManualClock, OrbSim
 from orbsim.wire.idempotency import IdempotencyStore
 from orbsim.wire.messages import WireRequest
@@ -329,10 +331,10 @@ def test_a_torn_last_line_is_ignored_and_a_stale_journal_dropped(tmp_path: Path)
     restarted = restart(state.path, PinnableManualClock(START))
     assert len(restarted.customers.list().data) == 1
 
-    journal = state.journal_path.read_bytes()
+    journaled = state.journal_path.read_bytes()
     state.close()  # compacts and removes the journal
     assert not state.journal_path.exists()
-    state.journal_path.write_bytes(journal)  # as if the removal had not happened (a crash)
+    state.journal_path.write_bytes(journaled)  # as if the removal had not happened (a crash)
     restarted = restart(state.path, PinnableManualClock(START))
     assert len(restarted.customers.list().data) == 1  # not replayed a second time
 
@@ -421,12 +423,6 @@ def test_a_write_that_cannot_be_persisted_is_not_acknowledged(tmp_path: Path) ->
 # -- the real thing: orbsim serve --state, killed and restarted ------------------------------------
 
 
-def sdk(server: Served) -> orb.Orb:
-    return orb.Orb(
-        api_key="k", base_url=server.base_url, max_retries=0, _strict_response_validation=True
-    )
-
-
 @pytest.fixture
 def state_path(tmp_path: Path) -> Path:
     return tmp_path / "orbsim-state.json"
@@ -474,9 +470,9 @@ def write_some(client: orb.Orb, tag: str, count: int) -> tuple[list[str], list[s
         ).id
         for i in range(count)
     ]
-    events = []
+    events: list[str] = []
     for i, customer in enumerate(customers):
-        batch = [
+        batch: list[Event] = [
             {
                 "idempotency_key": f"{tag}-{i}-{j}",
                 "event_name": "call",
@@ -486,7 +482,7 @@ def write_some(client: orb.Orb, tag: str, count: int) -> tuple[list[str], list[s
             }
             for j in range(3)
         ]
-        client.events.ingest(events=batch)  # type: ignore[arg-type]
+        client.events.ingest(events=batch)
         events += [e["idempotency_key"] for e in batch]
     backfill = client.events.backfills.create(
         timeframe_start=now - timedelta(days=3),

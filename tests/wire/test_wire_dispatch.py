@@ -6,17 +6,11 @@ import json
 import logging
 
 import pytest
-from wirekit import assert_problem, call, make_sim, payload, populate, request
 
+from helpers.wire import assert_problem, call, make_sim, payload, populate, request
 from orbsim import OrbSim
 from orbsim.wire import routes
 from orbsim.wire.routes import dispatch, match, plan_cadence
-
-
-@pytest.fixture
-def sim() -> OrbSim:
-    return make_sim()
-
 
 # -- authentication --------------------------------------------------------------------------
 

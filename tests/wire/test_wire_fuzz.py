@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from wirekit import assert_problem, fingerprint, make_sim, populate, request
 
+from helpers.wire import assert_problem, fingerprint, make_sim, populate, request
 from orbsim import OrbSim
 from orbsim.errors import URLNotFound
 from orbsim.wire.messages import WireRequest, WireResponse

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from wirekit import assert_problem, call, make_sim, payload, populate
-
+from helpers.wire import assert_problem, call, make_sim, payload, populate
 from orbsim import ManualClock, OrbSim
 
 CUSTOMER = {"name": "Acme", "email": "a@acme.test"}
