@@ -98,7 +98,9 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-_to_utc = to_utc
+def _to_utc(value: datetime) -> datetime:
+    """Orb reads a time without an offset as UTC; other offsets are converted to UTC."""
+    return to_utc(value, "date-time")
 
 
 Email = Annotated[str, Field(max_length=500), AfterValidator(_check_email)]

@@ -225,7 +225,7 @@ def test_advancing_settles_what_became_due(http: httpx.Client) -> None:
         ({"to": "2024-01-01T00:00:00Z"}, 400, "400-constraint-violation", "only moves forward"),
         ({"to": "tomorrow"}, 400, "400-request-validation-errors", "ISO 8601"),
         ({"to": 1717200000}, 400, "400-request-validation-errors", "ISO 8601"),
-        ({"to": "9999-12-31T00:00:00Z"}, 400, "400-request-validation-errors", "1000 years"),
+        ({"to": "9999-12-30T00:00:00Z"}, 400, "400-request-validation-errors", "1000 years"),
     ],
 )
 def test_bad_advance_bodies_are_refused_and_leave_the_clock(
@@ -304,7 +304,7 @@ def test_faults_are_added_listed_fired_and_cleared(sim: OrbSim, http: httpx.Clie
         ({}, "'kind' is required"),
         ({"kind": 200}, "cannot inject HTTP status 200"),
         ({"kind": "explode"}, "unknown fault kind"),
-        ({"kind": 500, "times": 0}, "times must be at least 1"),
+        ({"kind": 500, "times": 0}, "times must be between 1 and 1000000"),
         ({"kind": 500, "probability": 2}, "probability"),
         ({"kind": 500, "path": ""}, "path"),
         ({"kind": 500, "when": "later"}, "'when'"),

@@ -160,16 +160,22 @@ def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
 
 
 def _seconds(value: object) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestValidationError(
             f"clock/advance: 'seconds' must be a finite number, got {value!r}"
         )
+    shown = str(value) if len(str(value)) <= 24 else f"an integer of {len(str(value))} digits"
     if value < 0:
         raise ConstraintViolation(
-            f"clock/advance: the clock only moves forward; 'seconds' is {value}"
+            f"clock/advance: the clock only moves forward; 'seconds' is {shown}"
         )
+    # compared before any float conversion: int(10**400) has no float
     if value > _MAX_ADVANCE.total_seconds():
-        raise RequestValidationError(f"clock/advance: 'seconds' {value} is more than 1000 years")
+        raise RequestValidationError(f"clock/advance: 'seconds' {shown} is more than 1000 years")
+    if not math.isfinite(value):
+        raise RequestValidationError(
+            f"clock/advance: 'seconds' must be a finite number, got {value!r}"
+        )
     return timedelta(seconds=value)
 
 
