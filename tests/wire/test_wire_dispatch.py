@@ -134,6 +134,21 @@ def test_non_object_body_is_request_validation_error(sim: OrbSim, raw: bytes) ->
     assert "JSON object" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b'{"name": "A", "email": "a@b.c", "name": "B"}', "name"),
+        (b'{"name": "A", "email": "a@b.c", "metadata": {"k": "1", "k": "2"}}', "k"),
+    ],
+)
+def test_a_key_repeated_in_a_json_object_is_refused_by_name(
+    sim: OrbSim, raw: bytes, key: str
+) -> None:
+    body = assert_problem(call(sim, "POST", "/v1/customers", raw=raw), 400)
+    assert body["validation_errors"] == [f"duplicate key {key!r}"]
+    assert not sim.customers.list().data  # nothing was created with either value
+
+
 def test_lone_surrogate_escape_is_refused(sim: OrbSim) -> None:
     raw = b'{"name": "\\ud800", "email": "a@b.c"}'
     assert_problem(call(sim, "POST", "/v1/customers", raw=raw), 400)
