@@ -42,8 +42,12 @@ def serve(
     state: str | None = None,
     clock: str | None = None,
     now: datetime | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
     """Serve a simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0.
+
+    ``allowed_hosts``: ``Host`` names accepted besides IP addresses and ``localhost`` (``*``:
+    any). Binding beyond loopback prints a warning.
 
     With ``state``, the state file is loaded (if it exists), every acknowledged write is
     persisted before it is answered, and the state is saved at shutdown (see
@@ -74,7 +78,13 @@ def serve(
     try:
         try:
             dispatch = None if state_file is None else state_file.dispatch
-            server = sim.serve(host=host, port=port, log_requests=log_requests, dispatch=dispatch)
+            server = sim.serve(
+                host=host,
+                port=port,
+                log_requests=log_requests,
+                dispatch=dispatch,
+                allowed_hosts=allowed_hosts,
+            )
         except OSError as exc:
             print(f"orbsim: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
             return 1
@@ -206,6 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--log-requests", action="store_true", help="log one line per request to stderr"
     )
     serve_parser.add_argument(
+        "--allow-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept requests whose Host header is NAME (repeatable; '*' accepts any). By "
+        "default only IP addresses and localhost are, which stops DNS rebinding",
+    )
+    serve_parser.add_argument(
         "--state",
         metavar="FILE",
         default=None,
@@ -243,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state=args.state,
             clock=args.clock,
             now=args.now,
+            allowed_hosts=args.allowed_hosts,
         )
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover

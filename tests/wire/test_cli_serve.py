@@ -65,6 +65,20 @@ def test_serve_api_keys_and_grace_period() -> None:
         server.close()
 
 
+def test_serve_allow_host_accepts_a_named_host() -> None:
+    server = Served("--allow-host", "orbsim.test")
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http:
+            auth = {"Authorization": "Bearer x"}
+            assert http.get("/ping", headers={**auth, "Host": "orbsim.test:1"}).is_success
+            refused = http.get("/ping", headers={**auth, "Host": "elsewhere.test"})
+            assert refused.status_code == 400
+            assert "elsewhere.test" in refused.json()["detail"]
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        server.close()
+
+
 def test_serve_on_a_busy_port_exits_1_with_a_message() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -325,7 +325,7 @@ def test_any_method_reaches_dispatch_and_head_has_no_body(
 
 def test_malformed_content_length_is_a_400_problem(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
-        stub_server, b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\nabc"
+        stub_server, b"POST /v1/ingest HTTP/1.1\r\nHost: ::1\r\nContent-Length: -3\r\n\r\nabc"
     )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
@@ -335,29 +335,43 @@ def test_malformed_content_length_is_a_400_problem(stub_server: OrbSimServer) ->
     assert "Content-Length" in problem["detail"]
 
 
-@pytest.mark.parametrize(
-    "length", [b"1000000000000", "\N{SUPERSCRIPT TWO}".encode("latin-1"), b"2, 2", b"0x3"]
-)
+@pytest.mark.parametrize("length", [b"5", "\N{SUPERSCRIPT TWO}".encode("latin-1"), b"2, 2", b"0x3"])
 def test_short_or_odd_content_length_is_a_400_problem(
     stub_server: OrbSimServer, length: bytes
 ) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/ingest HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\nabc",
+        b"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+        + length
+        + b"\r\n\r\nabc",
         half_close=True,
     )
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert b"malformed request body" in raw
 
 
-def test_huge_chunk_size_with_short_data_is_a_400_problem(stub_server: OrbSimServer) -> None:
+def test_a_chunk_past_the_size_limit_is_a_413_before_its_data(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\nabc",
+        b"POST /v1/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"FFFFFFFFFFFF\r\nabc",
         half_close=True,
     )
-    assert raw.startswith(b"HTTP/1.1 400 ")
-    assert b"body ended after 3 of" in raw
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert b"more than 10485760 bytes" in raw
+
+
+def test_a_content_length_past_the_size_limit_is_a_413_before_the_body(
+    stub_server: OrbSimServer, recorder: Recorder
+) -> None:
+    raw = raw_exchange(
+        stub_server,
+        b"POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000000\r\n\r\nabc",
+        half_close=True,
+    )
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert b"request body is 1000000000000 bytes" in raw
+    assert not recorder.requests  # refused on the head: dispatch never saw it
 
 
 def test_no_content_responses_have_no_length() -> None:
@@ -377,7 +391,7 @@ def test_no_content_responses_have_no_length() -> None:
 def test_bad_chunk_framing_is_a_400_problem(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     )
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert b"invalid chunk size" in raw
@@ -387,7 +401,10 @@ def test_http_1_0_and_connection_close_end_the_connection(stub_server: OrbSimSer
     raw = raw_exchange(stub_server, b"GET /v1/ping HTTP/1.0\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 201 ")
     assert b"Content-Length: 0\r\n" in raw
-    raw = raw_exchange(stub_server, b"GET /v1/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        stub_server, b"GET /v1/ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    assert raw.startswith(b"HTTP/1.1 201 ")
     assert b"Connection: close\r\n" in raw
 
 
