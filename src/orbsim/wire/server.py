@@ -53,6 +53,7 @@ import errno
 import ipaddress
 import logging
 import re
+import select
 import selectors
 import socket
 import sys
@@ -97,10 +98,14 @@ _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 _DRAIN_IDLE = 1.0
 _DRAIN_TOTAL = 10.0
 _FD_RESERVE = 32
+_LINGER = 0.005
+"""How long a worker that just answered waits for the connection's next request itself."""
 
 # connection states
 _HEAD, _BODY, _BUSY, _DRAIN = 0, 1, 2, 3
 _WAKE = object()
+_INCOMPLETE = WireRequest("", "")
+"""``_complete_request``: part of a request is here, the rest may follow."""
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -146,6 +151,30 @@ def warn_if_exposed(host: str, port: int) -> bool:
     return True
 
 
+_FIELD_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\n"
+)
+"""One well-formed header line (name, value without surrounding whitespace), LF-terminated."""
+
+
+def _diagnose(lines: list[str]) -> None:
+    """Raise the refusal for the first header line ``_FIELD_LINE`` did not accept."""
+    for line in lines:
+        if not line:
+            continue
+        if line[0] in " \t":
+            raise _bad(
+                f"folded header line {line[:40].strip()!r} (obs-fold, RFC 9112 5.2) is "
+                "refused; send each header on one line"
+            )
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise _bad(f"malformed header line {line[:80]!r}")
+        if _CONTROL.search(value.strip(" \t")):
+            raise _bad(f"header {name!r} contains a control character")
+        raise _bad(f"malformed header line {line[:80]!r}")  # pragma: no cover - defensive
+
+
 class _Head:
     """A parsed request head."""
 
@@ -164,30 +193,24 @@ class _Head:
 
     def __init__(self, data: bytes) -> None:
         text = data.decode("latin-1").replace("\r\n", "\n")
-        lines = text.split("\n")
-        parts = lines[0].split(" ")
+        first, _, rest = text.partition("\n")
+        parts = first.split(" ")
         if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
-            raise _bad(f"malformed request line {lines[0][:80]!r}")
+            raise _bad(f"malformed request line {first[:80]!r}")
         method, target, version = parts
         if version not in ("HTTP/1.1", "HTTP/1.0"):
             raise _bad(f"HTTP version {version[:20]!r} is not supported; send HTTP/1.1")
         if not target or _BAD_TARGET.search(target):
             raise _bad(f"malformed request target {target[:80]!r}")
         fields: dict[str, str] = {}
-        for line in lines[1:]:
-            if not line:
-                continue
-            if line[0] in " \t":
-                raise _bad(
-                    f"folded header line {line[:40].strip()!r} (obs-fold, RFC 9112 5.2) is "
-                    "refused; send each header on one line"
-                )
-            name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
-                raise _bad(f"malformed header line {line[:80]!r}")
-            value = value.strip(" \t")
-            if _CONTROL.search(value):
-                raise _bad(f"header {name!r} contains a control character")
+        position = 0
+        rest += "\n"
+        for found in _FIELD_LINE.finditer(rest):  # the common case: one regex over the block
+            if found.start() != position:
+                break
+            position = found.end()
+            name, value = found.groups()
+            value = value.rstrip(" \t")
             key = name.lower()
             if key in fields:
                 if key in _SINGLETONS:
@@ -195,6 +218,8 @@ class _Head:
                 fields[key] = f"{fields[key]}, {value}"
             else:
                 fields[key] = value
+        if position != len(rest):
+            _diagnose(rest[position:].split("\n"))
         self.method = method.upper()
         self.target = target
         if not target.startswith("/"):  # absolute-form request target
@@ -811,6 +836,33 @@ class OrbSimServer:
             self._answer(*job)
 
     def _answer(self, conn: _Conn, request: WireRequest) -> None:
+        """Answer ``request``, then any next request that arrives complete on the connection
+        within ``_LINGER`` (no hand-off to the loop and back between an SDK's calls); then give
+        the connection back to the loop (or close it)."""
+        keep = False
+        conn.sock.settimeout(self.write_timeout)  # blocking, bounded, while a worker owns it
+        try:
+            while True:
+                keep = self._answer_one(conn, request)
+                if not keep:
+                    break
+                following = self._linger(conn)
+                if following is None:
+                    break
+                request = following
+        except Exception:  # pragma: no cover - a bug here must not leak the connection
+            log.exception("orbsim server: cannot answer %s", request.path[:200])
+            keep = False
+        finally:
+            with contextlib.suppress(OSError):
+                conn.sock.setblocking(False)
+                if not keep:
+                    conn.sock.shutdown(socket.SHUT_WR)
+            self._returned.append((conn, keep))  # the loop closes it or awaits its next one
+            self._wake()
+
+    def _answer_one(self, conn: _Conn, request: WireRequest) -> bool:
+        """Dispatch and write one answer; True if the connection stays open."""
         head = conn.head
         assert head is not None
         try:
@@ -819,27 +871,66 @@ class OrbSimServer:
             response = problem_response(
                 OrbInternalServerError(f"orbsim: unhandled {type(exc).__name__}: {exc}")
             )
-        keep = head.keep_alive and not self._closing and response.transport_fault is None
+        if response.transport_fault is not None:
+            return False  # an injected dropped connection: no answer at all
+        keep = head.keep_alive and not self._closing
         sock = conn.sock
         try:
-            if response.transport_fault is None:
-                data = _encode(response, head.method == "HEAD", not keep, head.v10)
-                sock.settimeout(self.write_timeout)
-                sock.sendall(data)
-                sock.setblocking(False)
-                if self.log_requests:
-                    self._log_line(conn, head.method, head.target, response)
+            sock.sendall(_encode(response, head.method == "HEAD", not keep, head.v10))
         except OSError:
-            keep = False
-        except Exception:  # pragma: no cover - a bug here must not leak the connection
-            log.exception("orbsim server: cannot write the answer to %s", head.target[:200])
-            keep = False
-        finally:
-            if not keep:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)
-            self._returned.append((conn, keep))  # the loop closes it or awaits its next one
-            self._wake()
+            return False
+        if self.log_requests:
+            self._log_line(conn, head.method, head.target, response)
+        return keep
+
+    def _linger(self, conn: _Conn) -> WireRequest | None:
+        """The connection's next request if it arrives, complete and unremarkable, within
+        ``_LINGER`` while no other request waits for a worker; else None (the loop takes over,
+        with whatever arrived, so every check and timeout still applies)."""
+        deadline = time.monotonic() + _LINGER
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        while True:
+            request = self._complete_request(conn)
+            if request is not _INCOMPLETE:
+                return request
+            if self._jobs or self._closing or time.monotonic() >= deadline:
+                return None
+            if not poller.poll(1):
+                continue
+            try:
+                data = conn.sock.recv(_RECV)  # readable: returns at once
+            except OSError:
+                return None
+            if not data:
+                return None  # the loop sees the end of the stream too, and closes
+            conn.buffer += data
+
+    def _complete_request(self, conn: _Conn) -> WireRequest | None:
+        """A request wholly in the buffer that needs none of the loop's handling (no refusal,
+        no chunked body, no 100-continue, within the size limit), consumed; ``_INCOMPLETE``
+        while such a request may still be arriving (the SDK sends head and body apart); None
+        when the loop must take over."""
+        buffer = conn.buffer
+        end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+        if end == -1:
+            return _INCOMPLETE if len(buffer) <= MAX_HEAD and b"\n\n" not in buffer else None
+        if end == 0:
+            return None
+        try:
+            head = _Head(bytes(buffer[:end]))
+            self._check_host(head)
+        except _BadRequest:
+            return None
+        if head.chunked or head.expect or head.length > self.sim.settings.max_request_bytes:
+            return None
+        size = end + 4 + head.length
+        if len(buffer) < size:
+            return _INCOMPLETE
+        body = bytes(buffer[end + 4 : size])
+        del buffer[:size]
+        conn.head = head
+        return WireRequest(head.method, head.path, head.query, head.fields, body)
 
     def _log_line(self, conn: _Conn, method: str, target: str, response: WireResponse) -> None:
         sys.stderr.write(
