@@ -21,6 +21,7 @@ from orbsim.wire.statefile import (
     PinnableManualClock,
     PinnableSystemClock,
     StateFile,
+    StateLock,
 )
 
 
@@ -115,7 +116,27 @@ def _prepare(
     on_failure: Callable[[BaseException], None],
 ) -> tuple[OrbSim, StateFile | None]:
     """The simulator to serve: loaded from ``state`` (plus its journal) or fresh, on the clock
-    asked for; and the ``StateFile`` keeping ``state`` up to date (None without ``state``)."""
+    asked for; and the ``StateFile`` keeping ``state`` up to date (None without ``state``).
+
+    ``state`` is locked before anything is read: a second server on it stops here."""
+    lock = None if state is None else StateLock(state)
+    try:
+        return _prepare_locked(overrides, seed, state, clock, now, on_failure, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _prepare_locked(
+    overrides: dict[str, object],
+    seed: int,
+    state: str | None,
+    clock: str | None,
+    now: datetime | None,
+    on_failure: Callable[[BaseException], None],
+    lock: StateLock | None,
+) -> tuple[OrbSim, StateFile | None]:
     if state is None or not Path(state).exists():
         chosen = clock or "system"
         sim = OrbSim(
@@ -124,14 +145,16 @@ def _prepare(
             seed=seed,
         )
         state_file = (
-            None if state is None else StateFile(sim, state, dispatch, on_failure=on_failure)
+            None
+            if state is None
+            else StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
         )
     else:
         sim = OrbSim.load(state)
         saved = sim.clock
         manual = isinstance(saved, ManualClock)
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
-        state_file = StateFile(sim, state, dispatch, on_failure=on_failure)
+        state_file = StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
         state_file.replay()
         if overrides:
             sim.settings = sim.settings.model_copy(update=overrides)

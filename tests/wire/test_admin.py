@@ -126,6 +126,17 @@ def test_endpoints_without_a_body_refuse_one(http: httpx.Client, method: str, pa
 # -- state and reset -------------------------------------------------------------------------------
 
 
+def test_state_never_lists_the_api_keys() -> None:
+    sim = OrbSim(settings=Settings(api_keys=frozenset({"key-one", "key-two"})))
+    with sim.serve() as server:
+        response = httpx.get(
+            f"{server.url}/_orbsim/state", headers={"Authorization": "Bearer key-one"}
+        )
+    assert response.status_code == 200
+    assert response.json()["state"]["settings"]["api_keys"] is None
+    assert b"key-two" not in response.content and b"key-one" not in response.content
+
+
 def test_state_is_the_dump_document(sim: OrbSim, http: httpx.Client, tmp_path: Path) -> None:
     http.post("/v1/customers", json=CUSTOMER, headers={"Idempotency-Key": "c1"})
     response = http.get("/_orbsim/state")
@@ -166,8 +177,9 @@ def test_reset_keeps_the_settings(http: httpx.Client) -> None:
     with sim.serve() as server, httpx.Client(base_url=server.url, headers=AUTH) as client:
         assert client.post("/_orbsim/reset").status_code == 200
         assert sim.settings.grace_period == timedelta(hours=48)
+        assert sim.settings.api_keys == frozenset({"k"})
         document = client.get("/_orbsim/state").json()
-        assert document["state"]["settings"]["api_keys"] == ["k"]
+        assert document["state"]["settings"]["grace_period"] == "P2D"
         assert document["state"]["seed"] == 11
 
 

@@ -105,8 +105,17 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 
 
 def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock."""
-    return 200, sim.state_document()
+    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock.
+
+    The API keys are left out (``settings.api_keys`` reads null): they are the server's
+    credentials, configuration rather than state, and anyone with one key must not learn the
+    others from this endpoint."""
+    document = sim.state_document()
+    state = document.get("state")
+    settings = state.get("settings") if isinstance(state, dict) else None
+    if isinstance(settings, dict) and settings.get("api_keys") is not None:
+        settings["api_keys"] = None
+    return 200, document
 
 
 def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
