@@ -53,6 +53,9 @@ class Settings(BaseModel):
     """How long an answer stored under an ``Idempotency-Key`` is replayed (simulator's clock)."""
     idempotency_key_max_length: int = Field(default=64, ge=1)
     """Longest accepted ``Idempotency-Key``; a longer one is ``RequestValidationError``."""
+    idempotency_max_keys: int = Field(default=10_000, ge=1)
+    """Idempotency-Key answers kept at most (about 1 KB each); past it the oldest are forgotten
+    before their ``idempotency_ttl``, so a suite that holds the clock still stays bounded."""
     fault_retry_after_ms: int = Field(default=1, ge=0)
     """The ``retry-after-ms`` hint sent with injected status faults; 0 sends none."""
     requests_per_second: float | None = Field(default=None, gt=0)
