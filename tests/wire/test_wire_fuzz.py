@@ -131,10 +131,23 @@ def endpoints(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any], dict[
                 "align_billing_with_subscription_start_date": BOOL,
             },
         ),
+        (
+            "PUT",
+            f"/v1/plans/{ids['plan']}",
+            {"name": "Basic 2", "description": "d", "metadata": {"a": "b"}},
+            {"name": STR, "description": STR, "metadata": DICT},
+        ),
+        ("PUT", "/v1/plans/external_plan_id/basic", {"name": "Basic 3"}, {"name": STR}),
+        (
+            "PUT",
+            f"/v1/subscriptions/{ids['subscription']}",
+            {"net_terms": 30, "auto_collection": True, "metadata": {"a": "b"}},
+            {"net_terms": INT, "auto_collection": BOOL, "metadata": DICT},
+        ),
     ]
 
 
-ENDPOINT_INDEX = st.integers(min_value=0, max_value=11)
+ENDPOINT_INDEX = st.integers(min_value=0, max_value=14)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
 json_values = st.recursive(
     json_scalars,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orbsim.engine.edges import merge_metadata as _merge_metadata
 from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.reporting import reports_errors
@@ -68,21 +69,6 @@ def _check_timezone(name: str) -> str:
             f"timezone: {name!r} is not an IANA timezone name (e.g. 'America/New_York')"
         )
     return name
-
-
-def _merge_metadata(
-    current: dict[str, str], update: dict[str, str | None] | None
-) -> dict[str, str]:
-    """Orb's metadata semantics: a null value removes a key, a null map clears everything."""
-    if update is None:
-        return {}
-    merged = dict(current)
-    for key, value in update.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
 
 
 @reports_errors

@@ -264,6 +264,14 @@ def fetch_plan_by_external_id(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.plans.fetch_by_external_id(call.params[0])
 
 
+def update_plan(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.update(call.params[0], **call.body())
+
+
+def update_plan_by_external_id(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.update_by_external_id(call.params[0], **call.body())
+
+
 def create_subscription(call: Call) -> tuple[int, Payload]:
     return 201, call.sim.subscriptions.create(**call.body())
 
@@ -284,6 +292,10 @@ def list_subscriptions(call: Call) -> tuple[int, Payload]:
 
 def fetch_subscription(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.subscriptions.fetch(call.params[0])
+
+
+def update_subscription(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.subscriptions.update(call.params[0], **call.body())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,7 +390,9 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/plans", create_plan),
     _route("GET", "/plans", list_plans, _PAGE | _CREATED_AT | {"status"}),
     _route("GET", "/plans/external_plan_id/{external_plan_id}", fetch_plan_by_external_id),
+    _route("PUT", "/plans/external_plan_id/{external_plan_id}", update_plan_by_external_id),
     _route("GET", "/plans/{plan_id}", fetch_plan),
+    _route("PUT", "/plans/{plan_id}", update_plan),
     _route("POST", "/subscriptions", create_subscription),
     _route(
         "GET",
@@ -398,6 +412,7 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     _route("GET", "/subscriptions/{subscription_id}", fetch_subscription),
+    _route("PUT", "/subscriptions/{subscription_id}", update_subscription),
     _route("POST", "/webhook_endpoints", create_webhook_endpoint),
     _route("GET", "/webhook_endpoints", list_webhook_endpoints, _PAGE),
     _route("GET", "/webhook_endpoints/{webhook_endpoint_id}", retrieve_webhook_endpoint),
