@@ -168,7 +168,7 @@ def _prepare_locked(
             )
         sim.clock = _new_clock(chosen, now)
     if state_file is not None:
-        state_file.compact()
+        state_file.begin()
     return sim, state_file
 
 

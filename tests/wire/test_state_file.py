@@ -462,6 +462,30 @@ def test_one_state_file_has_one_owner(tmp_path: Path) -> None:
     served(tmp_path, PinnableManualClock(START)).close()  # released: the next owner starts
 
 
+def test_a_large_state_file_is_not_rewritten_at_start_or_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._REWRITE_LIMIT", 0)  # every state is "large"
+    state = served(tmp_path, PinnableManualClock(START))
+    state.dispatch(state.sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "A"}))
+    written = state.path.read_bytes()
+    state.close()  # no O(state) rewrite: the fsynced journal stays beside the state file
+    assert state.path.read_bytes() == written and state.journal_path.exists()
+
+    sim = OrbSim.load(state.path)
+    sim.clock = PinnableManualClock(START)
+    again = StateFile(sim, state.path, dispatch)
+    with state.journal_path.open("ab") as journal:
+        journal.write(b"0badc0de {")  # a torn record: begin() must cut it before appending
+    assert again.replay() == 1
+    again.begin()  # what orbsim serve does after the replay: continue the journal
+    assert state.path.read_bytes() == written
+    again.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "B"}))
+    again.close()
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert sorted(c.name for c in restarted.customers.list().data) == ["A", "B"]
+
+
 def test_the_journal_is_compacted_once_larger_than_the_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,10 +4,12 @@ Why a journal and not ``sim.dump`` after every write: a dump re-serialises the w
 fsyncs it): 16 ms with a few hundred events stored, 64 ms at 3,000, 185 ms at 10,000 on the
 project's 2-core machine (``benchmarks/bench_state_file.py``), so writing it on every request makes
 each write cost O(state) and a suite O(writes x state). Appending one line per write costs about
-17 µs whatever the state holds. The state file is rewritten (compacted) at
-start, at shutdown, and whenever the journal grows larger than the state file, so the amortised
-cost per write stays constant and a restart never replays more than about one state file's worth
-of requests.
+17 µs whatever the state holds. The state file is rewritten (compacted)
+whenever the journal grows larger than the state file, so the amortised cost per write stays
+constant and a restart never replays more than about one state file's worth of requests; and at
+start and shutdown too while it is at most ``_REWRITE_LIMIT`` (16 MiB), so that a small state
+file alone holds everything after a clean stop, while a large one costs no O(state) rewrite to
+stop or start (the fsynced journal stays beside it and the next start continues it).
 
 Files (all 0600): ``FILE`` is an ordinary ``sim.dump`` state file; ``FILE.journal`` holds one
 record per line, each ``<crc32 of the JSON, 8 hex digits> <JSON>`` (version 2; version-1
@@ -106,6 +108,10 @@ _NOISE = frozenset(
 credentials (a replay authenticates as the server itself, ``_replay_auth``)."""
 _COMPACT_AT_LEAST = 1 << 20
 """The journal is compacted once it is larger than the state file and than this many bytes."""
+_REWRITE_LIMIT = 16 << 20
+"""A state file larger than this is not rewritten at start and shutdown (a dump is O(state):
+about a second at this size, 15 s at a million events, past a typical 10 s kill grace): the
+server continues the journal it replayed, and leaves it, fsynced, for the next start."""
 
 Dispatch = Callable[["OrbSim", WireRequest], WireResponse]
 
@@ -282,6 +288,29 @@ def read_journal(
     return entries
 
 
+def _continuable(path: Path, base: str) -> int | None:
+    """The length of ``path``'s complete records if new ones may be appended to it: a version-2
+    journal continuing the state file ``base``, not sealed; else None."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    end = raw.rfind(b"\n") + 1
+    lines = raw[:end].split(b"\n")[:-1]
+    if not lines or lines[0].startswith(b"{"):
+        return None
+    try:
+        header = _parse_record(lines[0], 2)
+        last = _parse_record(lines[-1], 2)
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("base") != base:
+        return None
+    if len(lines) > 1 and isinstance(last, dict) and "sealed" in last:
+        return None
+    return end
+
+
 def _read_header(path: Path, line: bytes) -> tuple[int, dict[str, Any]]:
     version = 1 if line.startswith(b"{") else 2
     try:
@@ -381,6 +410,8 @@ class StateFile:
         self._fd = -1
         self._journal_bytes = 0
         self._state_bytes = 0
+        self._base: str | None = None
+        """The digest of ``path`` as ``replay`` found it."""
         self.lock = lock
         """Taken (if not given) by the first ``compact``: only the owner writes the files."""
 
@@ -405,6 +436,7 @@ class StateFile:
             return 0
         base = hashlib.sha256(self.path.read_bytes()).hexdigest()
         entries = read_journal(self.journal_path, base)
+        self._base = base
         sim = self.sim
         for number, entry in enumerate(entries, start=1):
             request = _with_auth(entry.request, _replay_auth(sim))
@@ -425,6 +457,26 @@ class StateFile:
         sim.wire.requests.clear()
         sim.wire.limiter.reset()
         return len(entries)
+
+    def begin(self) -> None:
+        """Start persisting, after ``replay``: continue the replayed journal in place when the
+        state file is larger than ``_REWRITE_LIMIT`` (a restart then costs no rewrite), else
+        ``compact``. A torn last record is cut off first, so appends never join it."""
+        with self.sim.lock:
+            size = self.path.stat().st_size if self.path.exists() else 0
+            end = None
+            if size > _REWRITE_LIMIT and self._base is not None:
+                end = _continuable(self.journal_path, self._base)
+            if end is None:
+                self.compact()
+                return
+            if self.lock is None:
+                self.lock = StateLock(self.path)
+            os.truncate(self.journal_path, end)
+            os.chmod(self.journal_path, 0o600)
+            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+            self._journal_bytes = end
+            self._state_bytes = size
 
     def compact(self) -> None:
         """Write the whole state to ``path`` and start an empty journal continuing it.
@@ -461,18 +513,22 @@ class StateFile:
             self.compactions += 1
 
     def close(self) -> None:
-        """Final compaction (after the server stopped): the state file alone holds everything;
-        then the lock is released."""
+        """After the server stopped: a final compaction, so the state file alone holds
+        everything, unless it is larger than ``_REWRITE_LIMIT`` (then the fsynced journal stays
+        beside it); then the lock is released."""
         with self.sim.lock:
             self.closed = True
             try:
-                if self.failed is None:
+                if self.failed is not None:
+                    self._close_journal()
+                elif self._state_bytes > _REWRITE_LIMIT and self._fd >= 0:
+                    os.fsync(self._fd)  # the journal continues the state file: fast to stop
+                    self._close_journal()
+                else:
                     self.compact()
                     self._close_journal()
                     with contextlib.suppress(FileNotFoundError):
                         self.journal_path.unlink()
-                else:
-                    self._close_journal()
             finally:
                 if self.lock is not None:
                     self.lock.release()
