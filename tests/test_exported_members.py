@@ -19,6 +19,8 @@ PUBLIC = [
     "ConstraintViolation",
     "Costs",
     "Customer",
+    "Delivery",
+    "DeliveryLog",
     "DeprecateResult",
     "DuplicateResourceCreation",
     "Event",
@@ -33,6 +35,7 @@ PUBLIC = [
     "Item",
     "ManualClock",
     "MatrixPrice",
+    "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
     "OrbError",
@@ -60,6 +63,10 @@ PUBLIC = [
     "URLNotFound",
     "UngroupedUsage",
     "UnitPrice",
+    "WebhookDispatcher",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookRequest",
 ]
 
 
@@ -112,6 +119,16 @@ def test_public_methods_return_exported_types() -> None:
     assert isinstance(period, orbsim.Period)
     with sim.serve() as server:
         assert isinstance(server, orbsim.OrbSimServer)
+    mount = sim.webhooks.mount("http://localhost/hooks")
+    assert isinstance(sim.webhooks, orbsim.WebhookDispatcher)
+    assert isinstance(mount, orbsim.Mount)
+    endpoint = sim.webhook_endpoints.create(url="http://localhost/hooks")
+    assert isinstance(endpoint, orbsim.WebhookEndpointWithSecret)
+    assert isinstance(sim.webhook_endpoints.retrieve(endpoint.id), orbsim.WebhookEndpoint)
+    sim.customers.update(customer.id, name="B")
+    assert isinstance(sim.webhooks.deliveries, orbsim.DeliveryLog)
+    assert isinstance(sim.webhooks.deliveries[0], orbsim.Delivery)
+    assert isinstance(mount.requests[0], orbsim.WebhookRequest)
 
 
 def test_importing_orbsim_does_not_load_httpx() -> None:
@@ -122,7 +139,7 @@ def test_importing_orbsim_does_not_load_httpx() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     try:
-        orbsim.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        orbsim.NoSuchThing  # noqa: B018
     except AttributeError as exc:
         assert "NoSuchThing" in str(exc)
     else:  # pragma: no cover

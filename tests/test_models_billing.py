@@ -140,21 +140,22 @@ def test_price_refuses_an_unsimulated_model_type_and_unknown_keys() -> None:
 def test_usage_responses_parse_as_the_sdk_union() -> None:
     window = {"quantity": 3.5, "timeframe_start": NOW, "timeframe_end": NOW}
     entry = {"billable_metric": {"id": "m", "name": "Calls"}, "usage": [window]}
-    ungrouped = UngroupedUsage(data=[{**entry, "view_mode": "periodic"}])  # type: ignore[list-item]
+    ungrouped = UngroupedUsage(data=[{**entry, "view_mode": "periodic"}])
     grouped = GroupedUsage(
         data=[
-            {  # type: ignore[list-item]
+            {
                 **entry,
                 "view_mode": "cumulative",
                 "metric_group": {"property_key": "region", "property_value": "eu"},
             }
         ],
-        pagination_metadata={"has_more": False, "next_cursor": None},  # type: ignore[arg-type]
+        pagination_metadata={"has_more": False, "next_cursor": None},
     )
     usage_type = sdk.SubscriptionUsage
 
-    plain = TypeAdapter(usage_type).validate_python(ungrouped.model_dump(mode="json"))
-    by_group = TypeAdapter(usage_type).validate_python(grouped.model_dump(mode="json"))
+    adapter: Any = TypeAdapter(usage_type)  # type: ignore[arg-type]
+    plain = adapter.validate_python(ungrouped.model_dump(mode="json"))
+    by_group = adapter.validate_python(grouped.model_dump(mode="json"))
 
     assert type(plain).__name__ == "UngroupedSubscriptionUsage"
     assert type(by_group).__name__ == "GroupedSubscriptionUsage"
@@ -181,7 +182,7 @@ def test_costs_parse_with_the_sdk() -> None:
         "timeframe_start": NOW,
         "timeframe_end": NOW,
     }
-    data = Costs(data=[cost]).model_dump(mode="json")  # type: ignore[list-item]
+    data = Costs(data=[cost]).model_dump(mode="json")
 
     parsed = check(sdk.SubscriptionFetchCostsResponse, data)
     check(sdk_customers.CostListResponse, data)

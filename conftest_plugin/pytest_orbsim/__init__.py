@@ -15,7 +15,9 @@ Fixtures (all function-scoped, nothing shared between tests, safe under pytest-x
   ``orb.Orb()`` itself reaches the simulator;
 * ``orb_time`` — time frozen (freezegun, ``tick=False``) at ``DEFAULT_NOW`` or the marker's
   ``now=``; ``.now()``, ``.tick(seconds | timedelta)``, ``.move_to(when)``;
-* ``orb_customer`` — factory: customer + plan + active subscription.
+* ``orb_customer`` — factory: customer + plan + active subscription;
+* ``orb_webhooks`` — a webhook endpoint whose deliveries collect in-process (``.events()``
+  verified by the SDK, ``.payloads()``, ``.types()``, ``.secret``).
 
 Marker: ``@pytest.mark.orbsim(**settings)`` overrides ``orbsim.Settings`` fields, plus ``now=``.
 A failing test that used ``orb_sim`` gets an ``orbsim`` report section with the simulator's recent
@@ -24,7 +26,7 @@ HTTP requests and the errors it raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,15 +35,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from orbsim import OrbSim
+from orbsim.models import BillingCadence
 from pytest_orbsim._marker import MARKER_HELP, marker_options, marker_settings
 from pytest_orbsim._report import SECTION, SIM_KEY, SimRecord, describe, recording_errors
 from pytest_orbsim._time import DEFAULT_NOW, OrbTime, frozen
+from pytest_orbsim._webhooks import OrbWebhooks, orb_webhooks
 
 __all__ = [
     "DEFAULT_NOW",
     "OrbCustomer",
     "OrbEnv",
     "OrbTime",
+    "OrbWebhooks",
     "orb_async_client",
     "orb_client",
     "orb_customer",
@@ -49,6 +54,7 @@ __all__ = [
     "orb_server",
     "orb_sim",
     "orb_time",
+    "orb_webhooks",
 ]
 
 API_KEY = "orbsim-test-key"
@@ -195,7 +201,7 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
 
     def make(
         alias: str | None = None,
-        cadence: str = "monthly",
+        cadence: BillingCadence = "monthly",
         start_date: datetime | str | None = None,
         timezone: str | None = None,
         metric_sql: str | None = None,
@@ -214,7 +220,7 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
             fields["external_customer_id"] = alias
         customer = orb_sim.customers.create(timezone=zone, **fields)
         metric = None
-        prices: list[dict[str, Any]] = []
+        prices: list[Mapping[str, Any]] = []
         if metric_sql is not None or price is not None:
             item = orb_sim.items.create(name=f"Item {count}")
             metric = orb_sim.metrics.create(

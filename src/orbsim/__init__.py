@@ -41,6 +41,8 @@ from orbsim.models import (
     PaginationMetadata,
     Plan,
     Subscription,
+    WebhookEndpoint,
+    WebhookEndpointWithSecret,
 )
 from orbsim.models_billing import (
     BillableMetric,
@@ -56,6 +58,7 @@ from orbsim.models_billing import (
 )
 from orbsim.settings import Settings
 from orbsim.sim import OrbSim, Snapshot
+from orbsim.wire.delivery import Delivery, DeliveryLog, Mount, WebhookDispatcher, WebhookRequest
 from orbsim.wire.faults import Fault, Faults
 from orbsim.wire.recorder import RecordedRequest, RequestLog
 
@@ -74,6 +77,8 @@ __all__ = [
     "ConstraintViolation",
     "Costs",
     "Customer",
+    "Delivery",
+    "DeliveryLog",
     "DeprecateResult",
     "DuplicateResourceCreation",
     "Event",
@@ -88,6 +93,7 @@ __all__ = [
     "Item",
     "ManualClock",
     "MatrixPrice",
+    "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
     "OrbError",
@@ -115,6 +121,10 @@ __all__ = [
     "URLNotFound",
     "UngroupedUsage",
     "UnitPrice",
+    "WebhookDispatcher",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookRequest",
 ]
 
 __version__ = "0.1.0"

@@ -63,6 +63,8 @@ __all__ = [
     "SubscriptionStatus",
     "SubscriptionTrialInfo",
     "TrialConfig",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
 ]
 
 BillingCadence = Literal["monthly", "quarterly", "semi_annual", "annual"]
@@ -612,3 +614,25 @@ class Backfill(_Model):
     customer_id: str | None
     replace_existing_events: bool
     deprecation_filter: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Webhook endpoints
+
+
+class WebhookEndpoint(_Model):
+    """A webhook endpoint (``orb.types.WebhookEndpoint``): where Orb sends which events."""
+
+    id: str
+    created_at: datetime
+    enabled: bool
+    enabled_event_types: list[str] | None
+    """None: every event type."""
+    payload_style: Literal["expanded", "standard"]
+    url: str
+
+
+class WebhookEndpointWithSecret(WebhookEndpoint):
+    """The create response: the endpoint and the secret its deliveries are signed with."""
+
+    secret: str

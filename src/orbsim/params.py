@@ -98,7 +98,9 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-_to_utc = to_utc
+def _to_utc(value: datetime) -> datetime:
+    """Orb reads a time without an offset as UTC; other offsets are converted to UTC."""
+    return to_utc(value, "date-time")
 
 
 Email = Annotated[str, Field(max_length=500), AfterValidator(_check_email)]
@@ -291,6 +293,31 @@ class NewPlanParams(_Params):
 
 # --------------------------------------------------------------------------------------------------
 # Subscriptions
+
+
+class EditPlanParams(_Params):
+    """``PUT /plans/{id}`` body (SDK ``plans.update``): Orb lets ``name`` (not empty),
+    ``external_plan_id``, ``description`` and ``metadata`` change; the other fields of a plan are
+    immutable (an unknown key is refused). ``model_fields_set`` tells "not given" from null."""
+
+    name: NonEmptyStr | None = None
+    external_plan_id: NonEmptyStr | None = None
+    description: str | None = None
+    metadata: Metadata | None = None
+
+
+class EditSubscriptionParams(_Params):
+    """``PUT /subscriptions/{id}`` body (SDK ``subscriptions.update``): ``metadata``,
+    ``net_terms``, ``auto_collection``, ``auto_issuance``, ``default_invoice_memo`` and
+    ``invoicing_threshold``, the fields Orb lets you edit; orbsim stores and echoes the last five
+    (it issues no invoices) and merges ``metadata`` as Orb does."""
+
+    metadata: Metadata | None = None
+    net_terms: Annotated[StrictInt, Field(ge=0, le=365)] | None = None
+    auto_collection: StrictBool | None = None
+    auto_issuance: StrictBool | None = None
+    default_invoice_memo: str | None = None
+    invoicing_threshold: str | None = None
 
 
 class NewSubscriptionParams(_Params):

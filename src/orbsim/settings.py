@@ -7,6 +7,7 @@ setting (a longer grace period, a lower amendment quota) builds its own ``Settin
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,6 +53,9 @@ class Settings(BaseModel):
     """How long an answer stored under an ``Idempotency-Key`` is replayed (simulator's clock)."""
     idempotency_key_max_length: int = Field(default=64, ge=1)
     """Longest accepted ``Idempotency-Key``; a longer one is ``RequestValidationError``."""
+    idempotency_max_keys: int = Field(default=10_000, ge=1)
+    """Idempotency-Key answers kept at most (about 1 KB each); past it the oldest are forgotten
+    before their ``idempotency_ttl``, so a suite that holds the clock still stays bounded."""
     fault_retry_after_ms: int = Field(default=1, ge=0)
     """The ``retry-after-ms`` hint sent with injected status faults; 0 sends none."""
     requests_per_second: float | None = Field(default=None, gt=0)
@@ -60,6 +64,14 @@ class Settings(BaseModel):
     events_per_minute: int | None = Field(default=None, ge=1)
     """Ingested events per minute per API key (token bucket, a burst of one minute's worth);
     ``None``: no limit."""
+    max_webhook_endpoints: int = Field(default=20, ge=0)
+    """At most this many webhook endpoints per account (the SDK documents 20 by default)."""
+    webhook_payload_style: Literal["expanded", "standard"] = "expanded"
+    """The account's payload style, for endpoints created without one."""
+    webhook_allowed_hosts: frozenset[str] = frozenset()
+    """Hosts besides loopback (localhost, 127.0.0.0/8, ::1) that webhook endpoint URLs may name;
+    ``"*"`` allows any host. Empty by default: a simulator never sends webhooks off the machine
+    unless told to."""
 
     @field_validator("default_timezone")
     @classmethod
@@ -67,3 +79,8 @@ class Settings(BaseModel):
         if zone(value) is None:
             raise ValueError(f"unknown IANA timezone {value!r}")
         return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _lowercase_hosts(cls, value: frozenset[str]) -> frozenset[str]:
+        return frozenset(host.lower().rstrip(".") for host in value)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     import orb
 
+    from orbsim.wire.delivery import WebhookDispatcher
     from orbsim.wire.faults import Faults
     from orbsim.wire.recorder import RequestLog
     from orbsim.wire.server import OrbSimServer
@@ -90,6 +91,14 @@ class OrbSim:
         self.items = self.engine.items
         self.metrics = self.engine.metrics
         self.prices = self.engine.prices
+        self.webhook_endpoints = self.engine.webhook_endpoints
+        """``client.webhook_endpoints`` on the engine (create returns the signing secret)."""
+        self.wire.webhooks.bind(
+            allowed_hosts=lambda: self.settings.webhook_allowed_hosts,
+            now=self.now,
+            endpoints=self.engine.webhook_endpoints,
+        )
+        self.engine.webhook_sink = self.wire.webhooks.accept
 
     def __repr__(self) -> str:
         return (
@@ -286,6 +295,14 @@ class OrbSim:
         (``sim.requests.assert_called("POST", "/ingest", times=1)``; see
         ``orbsim.wire.recorder``)."""
         return self.wire.requests
+
+    @property
+    def webhooks(self) -> WebhookDispatcher:
+        """Webhook delivery: ``deliveries`` (the log, with assertion helpers), ``mount(url,
+        receiver)`` for in-process receivers, ``configure(...)`` for retries and signing,
+        ``flush()`` to wait for HTTP deliveries, ``redeliver``, ``send_test`` (see
+        ``orbsim.wire.delivery``)."""
+        return self.wire.webhooks
 
     def serve(self, host: str = "127.0.0.1", port: int = 0, **kw: Any) -> OrbSimServer:
         """Start a real HTTP server for this simulator; use as ``with sim.serve() as server``.

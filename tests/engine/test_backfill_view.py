@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from helpers.time import US, feb
 from orbsim import (
     ConstraintViolation,
     ManualClock,
@@ -33,11 +34,6 @@ from orbsim.models import Backfill
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 DELAY = timedelta(hours=1)
-US = timedelta(microseconds=1)
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 def event(

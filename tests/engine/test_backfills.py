@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from helpers.time import US, feb
 from orbsim import (
     ConstraintViolation,
     ManualClock,
@@ -28,12 +29,7 @@ from orbsim.models import Backfill
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 DELAY = timedelta(hours=1)
-US = timedelta(microseconds=1)
 GRACE_BOUNDARY = START - timedelta(hours=12)  # 2024-02-29T12:00:00Z
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 def event(key: str, timestamp: datetime, customer: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -58,13 +54,8 @@ def make_sim(delay: timedelta = timedelta(0)) -> tuple[OrbSim, ManualClock]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
+def clock_start() -> datetime:
+    return START
 
 
 @pytest.fixture
@@ -363,7 +354,9 @@ def test_overlap_matrix(
     globex(sim)
     existing_id = reach(sim, clock, state, **scope_kwargs(sim, existing))
     before = everything(sim)
-    create = dict(timeframe_start=feb(5), timeframe_end=feb(12), **scope_kwargs(sim, new))
+    create: dict[str, Any] = dict(
+        timeframe_start=feb(5), timeframe_end=feb(12), **scope_kwargs(sim, new)
+    )
 
     if collide and BLOCKS[state]:
         status = "pending" if state in ("open", "closed") else state

@@ -15,6 +15,7 @@ import pytest
 from orbsim import (
     ConstraintViolation,
     DuplicateResourceCreation,
+    GroupedUsage,
     ManualClock,
     OrbSim,
     RequestValidationError,
@@ -94,7 +95,8 @@ def test_a_plan_stores_full_price_objects(world: World) -> None:
     assert price["billable_metric"] == {"id": world.calls.id}
     assert price["item"] == {"id": world.item.id, "name": "API"}
     assert world.sim.prices.fetch(price["id"]).id == price["id"]
-    assert world.sim.subscriptions.fetch(world.sub.id).plan.prices == world.plan.prices
+    plan = world.sim.subscriptions.fetch(world.sub.id).plan
+    assert plan is not None and plan.prices == world.plan.prices
 
 
 def test_usage_and_costs_follow_the_events(world: World) -> None:
@@ -231,6 +233,7 @@ def test_group_by_returns_one_entry_per_value(world: World) -> None:
     grouped = world.sim.subscriptions.fetch_usage(
         world.sub.id, billable_metric_id=world.calls.id, group_by="region"
     )
+    assert isinstance(grouped, GroupedUsage)
 
     assert [(g.metric_group.property_value, g.usage[0].quantity) for g in grouped.data] == [
         ("eu", 2.0),

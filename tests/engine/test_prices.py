@@ -86,7 +86,11 @@ def test_matrix_price_bills_each_group_at_its_rate() -> None:
             ],
         }
     )
-    groups = {("eu", "pro"): D(2), ("us", "pro"): D(5), ("eu", "free"): D(7)}
+    groups: dict[tuple[str, ...], Decimal] = {
+        ("eu", "pro"): D(2),
+        ("us", "pro"): D(5),
+        ("eu", "free"): D(7),
+    }
 
     assert price_amount(model, D(14), groups) == D(2 * 3 + 5 * 2 + 7 * 1)
 

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from sdkkit import START, CountingTransport, unit_price
 
-from orbsim import ManualClock, OrbSim
+from helpers.sdk import START, CountingTransport, unit_price
+from orbsim import OrbSim
 
 pytest.importorskip("orb")
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
+def clock_start() -> datetime:
+    """The SDK tests' clock starts at ``helpers.sdk.START``."""
+    return START
 
 
 @pytest.fixture

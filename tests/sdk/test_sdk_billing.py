@@ -8,8 +8,8 @@ from typing import Any
 
 import orb
 import pytest
-from sdkkit import START, event
 
+from helpers.sdk import START, event
 from orbsim import OrbSim
 
 

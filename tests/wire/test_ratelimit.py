@@ -3,9 +3,11 @@ per API key on the simulator's clock, with an exact ``retry-after``."""
 
 from __future__ import annotations
 
-import pytest
-from wirekit import START, assert_problem, call, fingerprint, make_sim, payload, populate
+from typing import Any
 
+import pytest
+
+from helpers.wire import START, assert_problem, call, fingerprint, make_sim, payload, populate
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireResponse
 
@@ -188,13 +190,13 @@ def test_sdk_retries_a_rate_limit_and_gives_up_while_the_clock_stands_still() ->
     client = sim.client(_strict_response_validation=True)
     client.customers.create(name="a", email="a@example.com")
     sleeps: list[float] = []
-    original = client._calculate_retry_timeout
+    original: Any = client._calculate_retry_timeout
 
-    def recorded(*args: object, **kwargs: object) -> float:
+    def recorded(*args: Any, **kwargs: Any) -> float:
         sleeps.append(original(*args, **kwargs))
         return 0.0
 
-    client._calculate_retry_timeout = recorded
+    client._calculate_retry_timeout = recorded  # type: ignore[method-assign]  # a spy on the SDK
     with pytest.raises(orb.RateLimitError):
         client.customers.create(name="b", email="b@example.com")
     assert sleeps == [1.0, 1.0]  # retry-after-ms honoured (ManualClock: no time passes)

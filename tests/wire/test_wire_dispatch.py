@@ -6,17 +6,11 @@ import json
 import logging
 
 import pytest
-from wirekit import assert_problem, call, make_sim, payload, populate, request
 
+from helpers.wire import assert_problem, call, make_sim, payload, populate, request
 from orbsim import OrbSim
 from orbsim.wire import routes
 from orbsim.wire.routes import dispatch, match
-
-
-@pytest.fixture
-def sim() -> OrbSim:
-    return make_sim()
-
 
 # -- authentication --------------------------------------------------------------------------
 
@@ -138,6 +132,21 @@ def test_malformed_json_is_request_validation_error(sim: OrbSim, raw: bytes) -> 
 def test_non_object_body_is_request_validation_error(sim: OrbSim, raw: bytes) -> None:
     body = assert_problem(call(sim, "POST", "/v1/ingest", raw=raw), 400)
     assert "JSON object" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b'{"name": "A", "email": "a@b.c", "name": "B"}', "name"),
+        (b'{"name": "A", "email": "a@b.c", "metadata": {"k": "1", "k": "2"}}', "k"),
+    ],
+)
+def test_a_key_repeated_in_a_json_object_is_refused_by_name(
+    sim: OrbSim, raw: bytes, key: str
+) -> None:
+    body = assert_problem(call(sim, "POST", "/v1/customers", raw=raw), 400)
+    assert body["validation_errors"] == [f"duplicate key {key!r}"]
+    assert not sim.customers.list().data  # nothing was created with either value
 
 
 def test_lone_surrogate_escape_is_refused(sim: OrbSim) -> None:

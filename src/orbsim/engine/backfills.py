@@ -151,11 +151,13 @@ class Backfills:
             backfill.reflect_seq = state.reflections
             state.backfills_in_effect.append(backfill)
             state.backfill_queue.remove(backfill)
+            self._engine.emit_webhook("backfill.reflected", at, backfill.to_model)
         elif backfill.status == "pending_revert":
             backfill.status = "reverted"
             backfill.reverted_at = at
             state.backfills_in_effect.remove(backfill)
             state.backfill_queue.remove(backfill)
+            self._engine.emit_webhook("backfill.reverted", at, backfill.to_model)
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -347,6 +349,7 @@ class Backfills:
                 backfill.status = "reverted"
                 backfill.reverted_at = now
                 queue.remove(backfill)
+                self._engine.emit_webhook("backfill.reverted", now, backfill.to_model)
             elif backfill.status == "reflected":
                 backfill.status = "pending_revert"
                 backfill.revert_requested_at = now

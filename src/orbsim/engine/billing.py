@@ -11,10 +11,11 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from orbsim.engine.edges import exactly_one, parse_params
+from orbsim.engine.edges import exactly_one, merge_metadata, parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
 from orbsim.engine.reporting import reports_errors
@@ -28,7 +29,12 @@ from orbsim.errors import (
 )
 from orbsim.models import MutatedSubscription, Page, PaginationMetadata, Plan, Subscription
 from orbsim.models_billing import Costs, GroupedUsage, UngroupedUsage
-from orbsim.params import NewPlanParams, NewSubscriptionParams
+from orbsim.params import (
+    EditPlanParams,
+    EditSubscriptionParams,
+    NewPlanParams,
+    NewSubscriptionParams,
+)
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
@@ -38,6 +44,8 @@ MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
 _CADENCE_ORDER = ("monthly", "quarterly", "semi_annual", "annual")
 # Subscription settings orbsim does not simulate but echoes back on the subscription.
 _PASSED_THROUGH = ("net_terms", "auto_collection", "default_invoice_memo", "invoicing_threshold")
+_EDITABLE = (*_PASSED_THROUGH, "auto_issuance")
+"""What ``subscriptions.update`` may change besides metadata."""
 SubscriptionStatus = Literal["active", "ended", "upcoming"]
 
 
@@ -213,6 +221,48 @@ class Plans:
                     has_more=next_cursor is not None, next_cursor=next_cursor
                 ),
             )
+
+    def update(self, plan_id: str, /, **fields: Any) -> Plan:
+        """Change ``name``, ``external_plan_id``, ``description`` or ``metadata`` (Orb's
+        ``plans.update``; a null metadata value removes that key, a null map clears it)."""
+        params = parse_params(EditPlanParams, fields, "plan update")
+        with self._engine.transaction():
+            return self._apply_update(self.require(plan_id), params)
+
+    def update_by_external_id(self, external_plan_id: str, /, **fields: Any) -> Plan:
+        params = parse_params(EditPlanParams, fields, "plan update")
+        with self._engine.transaction():
+            return self._apply_update(self.require_external(external_plan_id), params)
+
+    def _apply_update(self, record: PlanRecord, params: EditPlanParams) -> Plan:
+        current = record.model
+        given = params.model_fields_set
+        changes: dict[str, Any] = {}
+        if "name" in given:
+            if params.name is None:
+                raise RequestValidationError("name: a plan's name cannot be null or empty")
+            changes["name"] = params.name
+        if "description" in given:
+            changes["description"] = params.description or ""
+        if "metadata" in given:
+            changes["metadata"] = merge_metadata(current.metadata, params.metadata)
+        alias = params.external_plan_id
+        if "external_plan_id" in given and alias != current.external_plan_id:
+            holder = self._engine.state.plans_by_external.get(alias) if alias is not None else None
+            if holder is not None:
+                raise DuplicateResourceCreation(
+                    f"external_plan_id {alias!r} already belongs to plan {holder.model.id}"
+                )
+            changes["external_plan_id"] = alias
+        if changes:
+            old_alias = current.external_plan_id
+            record.model = current.model_copy(update=changes)
+            if "external_plan_id" in changes:
+                if old_alias is not None:
+                    del self._engine.state.plans_by_external[old_alias]
+                if alias is not None:
+                    self._engine.state.plans_by_external[alias] = record
+        return record.model.model_copy(deep=True)
 
 
 @reports_errors
@@ -397,6 +447,7 @@ class Subscriptions:
             state = self._engine.state
             state.subscriptions[record.id] = record
             state.subscriptions_by_customer.setdefault(customer.id, []).append(record)
+            self._announce(record, now)
             return MutatedSubscription.model_validate(self._model_data(record, now))
 
     def fetch(self, subscription_id: str) -> Subscription:
@@ -462,6 +513,30 @@ class Subscriptions:
                 ),
             )
 
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def _announce(self, record: SubscriptionRecord, now: datetime) -> None:
+        """``subscription.created`` now; ``.started`` and ``.ended`` now or when they happen."""
+        engine = self._engine
+        engine.emit_webhook("subscription.created", now, partial(self._model, record, now))
+        start, end = record.schedule.start, record.schedule.end
+        for event_type, at in (("subscription.started", start), ("subscription.ended", end)):
+            if at is None:
+                continue
+            if at <= now:
+                engine.emit_webhook(event_type, now, partial(self._model, record, now))
+            else:
+                engine.state.webhooks.schedule(at, event_type, record.id)
+
+    def settle_webhooks(self, now: datetime) -> None:
+        """Emit the subscription starts and ends due by ``now``, each at its own moment."""
+        engine = self._engine
+        for at, event_type, subscription_id in engine.state.webhooks.due(now):
+            record = engine.state.subscriptions.get(subscription_id)
+            if record is None or engine.customers.get_live(record.customer_id) is None:
+                continue  # deleted with its customer: nothing starts or ends any more
+            engine.emit_webhook(event_type, at, partial(self._model, record, at))
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _require(self, subscription_id: str) -> SubscriptionRecord:
@@ -515,6 +590,25 @@ class Subscriptions:
             if limit is None:
                 limit = now + timedelta(microseconds=1)
             return list(record.schedule.periods(limit))
+
+    def update(self, subscription_id: str, /, **fields: Any) -> Subscription:
+        """Change ``metadata``, ``net_terms``, ``auto_collection``, ``auto_issuance``,
+        ``default_invoice_memo`` or ``invoicing_threshold`` (Orb's ``subscriptions.update``;
+        metadata merges: a null value removes that key, a null map clears it)."""
+        params = parse_params(EditSubscriptionParams, fields, "subscription update")
+        with self._engine.transaction() as now:
+            record = self._require(subscription_id)
+            given = params.model_fields_set
+            if "metadata" in given:
+                record.metadata = merge_metadata(record.metadata, params.metadata)
+            for key in _EDITABLE:
+                if key in given:
+                    value = getattr(params, key)
+                    if value is None:
+                        record.extra.pop(key, None)  # back to the default
+                    else:
+                        record.extra[key] = value
+            return self._model(record, now)
 
 
 def _local_midnight(now: datetime, timezone: str) -> datetime:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from orbsim.clock import Clock
 from orbsim.engine.billing import Plans, Subscriptions
@@ -26,36 +27,71 @@ from orbsim.engine.events import Events
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
 from orbsim.engine.usage import UsageReader
+from orbsim.engine.webhooks import Resource, WebhookEndpoints, WebhookEvent
 from orbsim.errors import OrbError
 from orbsim.settings import Settings
 from orbsim.times import to_utc
 
+WebhookSink = Callable[[list[WebhookEvent], datetime], Callable[[], None] | None]
+"""Takes the webhook events an operation settled or caused (under the lock, in order) and may
+return a function to run once the lock is released (the delivery to receivers)."""
+
 
 class Transaction:
     """The context of one operation (see the module docstring). One reusable object per
-    engine, because it runs on every call, the ingest hot path included."""
+    engine, because it runs on every call, the ingest hot path included.
 
-    __slots__ = ("_engine",)
+    When the outermost transaction ends, the webhook events it settled or caused go to the
+    engine's ``webhook_sink`` in order, under the lock; what the sink returns runs after the
+    lock is released (so a receiver may call the simulator).
+    """
+
+    __slots__ = ("_depth", "_engine", "_now")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._depth = 0
+        self._now: datetime | None = None
 
     def __enter__(self) -> datetime:
         engine = self._engine
         lock = engine.lock
         lock.acquire()
+        self._depth += 1
         try:
             now = engine.clock.now()
             if now.tzinfo is not UTC:
                 now = to_utc(now)
             engine.events.backfills.settle(now)
+            timers = engine.state.webhooks.timers
+            if timers and timers[0][0] <= now:
+                engine.subscriptions.settle_webhooks(now)
         except BaseException:
-            lock.release()
+            self._release()
             raise
+        self._now = now
         return now
 
     def __exit__(self, *exc_info: object) -> None:
-        self._engine.lock.release()
+        self._release()
+
+    def _release(self) -> None:
+        engine = self._engine
+        self._depth -= 1
+        webhooks = engine.state.webhooks
+        if self._depth or not webhooks.pending:
+            engine.lock.release()
+            return
+        after = None
+        try:
+            events = webhooks.drain()
+            sink = engine.webhook_sink
+            if sink is not None:
+                after = sink(events, self._now or engine.clock.now())
+        finally:
+            engine.lock.release()
+        if after is not None:
+            after()
 
 
 class Engine:
@@ -79,6 +115,10 @@ class Engine:
         self.metrics = Metrics(self)
         self.prices = Prices(self)
         self.usage = UsageReader(self)
+        self.webhook_endpoints = WebhookEndpoints(self)
+        self.webhook_sink: WebhookSink | None = None
+        """Where finished transactions hand their webhook events (the facade's delivery);
+        None: they are dropped."""
 
     @property
     def settings(self) -> Settings:
@@ -91,6 +131,17 @@ class Engine:
     def now(self) -> datetime:
         with self._transaction as now:
             return now
+
+    def emit_webhook(
+        self,
+        event_type: str,
+        at: datetime,
+        resource: Resource | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        """Record that ``event_type`` happened at ``at`` (inside a transaction; delivered when
+        it ends). ``resource`` may be a function: it runs only if an endpoint wants it."""
+        self.state.webhooks.emit(event_type, at=at, resource=resource, properties=properties)
 
     def report(self, error: OrbError) -> None:
         """Hand ``error`` to the listeners, once (nested operations report the same error)."""

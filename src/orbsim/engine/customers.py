@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orbsim.engine.edges import merge_metadata as _merge_metadata
 from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.reporting import reports_errors
@@ -69,21 +70,6 @@ def _check_timezone(name: str) -> str:
             f"timezone: {name!r} is not an IANA timezone name (e.g. 'America/New_York')"
         )
     return name
-
-
-def _merge_metadata(
-    current: dict[str, str], update: dict[str, str | None] | None
-) -> dict[str, str]:
-    """Orb's metadata semantics: a null value removes a key, a null map clears everything."""
-    if update is None:
-        return {}
-    merged = dict(current)
-    for key, value in update.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
 
 
 @reports_errors
@@ -173,6 +159,7 @@ class Customers:
             state.customers[record.id] = record
             if alias is not None:
                 state.customers_by_alias[alias] = record
+            self._engine.emit_webhook("customer.created", now, record.model.model_copy)
             return record.model.model_copy(deep=True)
 
     def fetch(self, customer_id: str) -> Customer:
@@ -308,7 +295,36 @@ class Customers:
         record.model = updated
         if "external_customer_id" in changes:
             self._engine.state.customers_by_alias[changes["external_customer_id"]] = record
+        if updated != current:
+            previous = {
+                key: getattr(current, key)
+                for key in _EDITED_ATTRIBUTES
+                if getattr(current, key) != getattr(updated, key)
+            }
+            self._engine.emit_webhook(
+                "customer.edited",
+                now,
+                updated.model_copy,
+                properties={"previous_attributes": previous},
+            )
         return updated.model_copy(deep=True)
+
+
+_EDITED_ATTRIBUTES = (
+    "auto_collection",
+    "billing_address",
+    "email",
+    "email_delivery",
+    "external_customer_id",
+    "metadata",
+    "name",
+    "payment_provider",
+    "payment_provider_id",
+    "shipping_address",
+    "tax_id",
+)
+"""The customer fields ``customer.edited`` reports the previous values of (the SDK's
+``PropertiesPreviousAttributes``; ``default_payment_method_id`` is never changed by orbsim)."""
 
 
 def _plain(value: Any) -> Any:

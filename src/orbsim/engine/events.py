@@ -182,7 +182,24 @@ class Events:
                     backfill.events[event.id] = event
                     store.add(event)
                 backfill.events_ingested += len(accepted)
+            if engine.state.webhooks.endpoints:
+                self._announce_unmatched(accepted, now)
             return IngestResponse()
+
+    def _announce_unmatched(self, accepted: list[Accepted], now: datetime) -> None:
+        """``ingestion.unmatched_customer_ids``: the aliases of this batch no customer holds."""
+        holder_of = self._engine.customers.holder_of
+        unmatched: dict[str, None] = {}
+        for item in accepted:
+            alias = item[6]
+            if alias is not None and alias not in unmatched and holder_of(alias) is None:
+                unmatched[alias] = None
+        if unmatched:
+            self._engine.emit_webhook(
+                "ingestion.unmatched_customer_ids",
+                now,
+                properties={"external_customer_ids": list(unmatched)},
+            )
 
     def _validate_batch(
         self, events: list[Any], now: datetime, backfill: BackfillRecord | None

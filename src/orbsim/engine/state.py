@@ -28,6 +28,7 @@ from orbsim.engine.customers import CustomerRecord
 from orbsim.engine.ids import IdGenerator
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.store import EventStore
+from orbsim.engine.webhooks import WebhookState
 from orbsim.settings import Settings
 
 DERIVED = "derived"
@@ -64,6 +65,9 @@ class AccountState:
     metrics: dict[str, MetricRecord] = field(default_factory=dict)
     prices: dict[str, PriceRecord] = field(default_factory=dict)
     """Every price: add-ons (``prices.create``) and plan prices (``plans.create(prices=...)``)."""
+    webhooks: WebhookState = field(default_factory=WebhookState)
+    """Webhook endpoints, events due later (subscription starts and ends) and the event count;
+    ``pending`` holds the current transaction's events and is empty between operations."""
 
     customers_by_alias: dict[str, CustomerRecord] = field(default_factory=dict, metadata=INDEX)
     """Live customers by ``external_customer_id``."""
@@ -84,6 +88,7 @@ class AccountState:
             deprecate_quota=RollingQuota(
                 "deprecation", settings.deprecate_limit, settings.quota_window
             ),
+            webhooks=WebhookState(salt=str(seed)),
         )
 
     def take_seq(self) -> int:

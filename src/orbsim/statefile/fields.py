@@ -28,6 +28,7 @@ from orbsim.engine.periods import BillingSchedule
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import EventStore, StoredEvent, Version, hour_of
+from orbsim.engine.webhooks import WebhookState
 from orbsim.models import Customer, Plan
 from orbsim.settings import Settings
 from orbsim.statefile._reader import (
@@ -486,6 +487,25 @@ def _decode_quota(doc: Reader, key: str, decoded: Decoded) -> RollingQuota:
     )
 
 
+# -- webhooks --------------------------------------------------------------------------------------
+
+
+def _encode_webhooks(webhooks: WebhookState, state: AccountState) -> Any:
+    return webhooks.dump_state()
+
+
+def _decode_webhooks(doc: Reader, key: str, decoded: Decoded) -> WebhookState:
+    webhooks = WebhookState(salt=str(decoded.get("seed")))
+    if key not in doc.data:  # written before webhooks existed: no endpoints
+        return webhooks
+    data = doc.get(key)
+    try:
+        webhooks.load_state(data)
+    except ValueError as exc:
+        raise ValueError(f"{doc.where}.{key}: {exc}") from None
+    return webhooks
+
+
 CODECS: dict[str, FieldCodec] = {
     "settings": FieldCodec(_encode_settings, _decode_settings),
     "seed": FieldCodec(lambda seed, state: seed, _decode_seed),
@@ -499,6 +519,7 @@ CODECS: dict[str, FieldCodec] = {
     "events": FieldCodec(_encode_events, _decode_events),
     "amend_quota": FieldCodec(_encode_quota, _decode_quota),
     "deprecate_quota": FieldCodec(_encode_quota, _decode_quota),
+    "webhooks": FieldCodec(_encode_webhooks, _decode_webhooks),
 }
 """The fields that need more than their type annotation; every other field of ``AccountState``
 (except ``derived`` ones, which are rebuilt) is encoded by ``generic_codec``."""

@@ -21,6 +21,15 @@ DELETE   /_orbsim/faults              remove all
 GET      /_orbsim/requests            ``{"data": [request, ...]}``, oldest first; query
                                       ``method``, ``path``, ``status``, ``limit`` filter it
 DELETE   /_orbsim/requests            empty the log
+GET      /_orbsim/webhooks/deliveries ``{"data": [delivery, ...]}``, oldest first (settles first);
+                                      query ``type`` (fnmatch), ``endpoint_id``, ``status``,
+                                      ``limit`` filter it
+DELETE   /_orbsim/webhooks/deliveries empty the delivery log
+POST     /_orbsim/webhooks/redeliver  ``{"delivery_id": id}``: send that body again, signed anew
+POST     /_orbsim/webhooks/test       ``{"endpoint_id"?: id, "message"?: text}``: send
+                                      ``resource_event.test``; answers its deliveries
+POST     /_orbsim/webhooks/flush      ``{"timeout"?: seconds}``: wait for HTTP deliveries;
+                                      ``{"done": bool}``
 =======  ===========================  ==========================================================
 """
 
@@ -34,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 from orbsim.clock import ManualClock
 from orbsim.engine.timeparse import parse_timestamp
-from orbsim.errors import ConstraintViolation, OrbError, RequestValidationError, URLNotFound
+from orbsim.errors import (
+    ConstraintViolation,
+    OrbError,
+    RequestValidationError,
+    ResourceNotFound,
+    URLNotFound,
+)
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -90,8 +105,17 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 
 
 def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock."""
-    return 200, sim.state_document()
+    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock.
+
+    The API keys are left out (``settings.api_keys`` reads null): they are the server's
+    credentials, configuration rather than state, and anyone with one key must not learn the
+    others from this endpoint."""
+    document = sim.state_document()
+    state = document.get("state")
+    settings = state.get("settings") if isinstance(state, dict) else None
+    if isinstance(settings, dict) and settings.get("api_keys") is not None:
+        settings["api_keys"] = None
+    return 200, document
 
 
 def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
@@ -145,16 +169,22 @@ def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
 
 
 def _seconds(value: object) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestValidationError(
             f"clock/advance: 'seconds' must be a finite number, got {value!r}"
         )
+    shown = str(value) if len(str(value)) <= 24 else f"an integer of {len(str(value))} digits"
     if value < 0:
         raise ConstraintViolation(
-            f"clock/advance: the clock only moves forward; 'seconds' is {value}"
+            f"clock/advance: the clock only moves forward; 'seconds' is {shown}"
         )
+    # compared before any float conversion: int(10**400) has no float
     if value > _MAX_ADVANCE.total_seconds():
-        raise RequestValidationError(f"clock/advance: 'seconds' {value} is more than 1000 years")
+        raise RequestValidationError(f"clock/advance: 'seconds' {shown} is more than 1000 years")
+    if not math.isfinite(value):
+        raise RequestValidationError(
+            f"clock/advance: 'seconds' must be a finite number, got {value!r}"
+        )
     return timedelta(seconds=value)
 
 
@@ -237,10 +267,92 @@ def clear_requests(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int
     return 204, None
 
 
+# -- webhooks --------------------------------------------------------------------------------------
+
+_DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+def _fields(body: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    unknown = sorted(body.keys() - set(allowed))
+    if unknown:
+        raise RequestValidationError(
+            f"{what}: unknown field(s) {', '.join(map(repr, unknown))} (accepted: "
+            f"{', '.join(allowed) or 'none'})",
+            validation_errors=[f"unknown field {name!r}" for name in unknown],
+        )
+
+
+def list_deliveries(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    """The delivery log, oldest first; ``limit`` keeps the most recent matches."""
+    status = query.one("status")
+    if status is not None and status not in _DELIVERY_STATUSES:
+        raise RequestValidationError(
+            f"query parameter 'status': expected one of {', '.join(_DELIVERY_STATUSES)}, "
+            f"got {status!r}"
+        )
+    limit = query.integer("limit")
+    if limit is not None and limit < 1:
+        raise RequestValidationError("query parameter 'limit' must be at least 1")
+    found = sim.webhooks.deliveries.filter(
+        query.one("type"),
+        endpoint_id=query.one("endpoint_id"),
+        status=status,  # type: ignore[arg-type]
+    )
+    if limit is not None:
+        found = found[-limit:]
+    return 200, {"data": [delivery.to_dict() for delivery in found]}
+
+
+def clear_deliveries(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    sim.webhooks.clear()
+    return 204, None
+
+
+def redeliver(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    _fields(body, ("delivery_id",), "webhooks/redeliver")
+    delivery_id = body.get("delivery_id")
+    if type(delivery_id) is not str or not delivery_id:
+        raise RequestValidationError(
+            f"webhooks/redeliver: 'delivery_id' must be a non-empty string, got {delivery_id!r}"
+        )
+    try:
+        delivery = sim.webhooks.redeliver(delivery_id)
+    except LookupError:
+        raise ResourceNotFound.of("WebhookDelivery", delivery_id) from None
+    return 201, delivery.to_dict()
+
+
+def send_test(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    _fields(body, ("endpoint_id", "message"), "webhooks/test")
+    endpoint_id = body.get("endpoint_id")
+    if endpoint_id is not None and (type(endpoint_id) is not str or not endpoint_id):
+        raise RequestValidationError(
+            f"webhooks/test: 'endpoint_id' must be a non-empty string, got {endpoint_id!r}"
+        )
+    deliveries = sim.webhooks.send_test(endpoint_id, message=body.get("message"))
+    return 201, {"data": [delivery.to_dict() for delivery in deliveries]}
+
+
+def flush_deliveries(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
+    _fields(body, ("timeout",), "webhooks/flush")
+    timeout = body.get("timeout", 10)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or not 0 <= timeout <= 300
+    ):
+        raise RequestValidationError(
+            f"webhooks/flush: 'timeout' must be a number of seconds from 0 to 300, got {timeout!r}"
+        )
+    return 200, {"done": sim.webhooks.flush(timeout=float(timeout))}
+
+
 # -- the table -------------------------------------------------------------------------------------
 
 _NONE: frozenset[str] = frozenset()
 _REQUEST_FILTERS = frozenset({"method", "path", "status", "limit"})
+_DELIVERY_FILTERS = frozenset({"type", "endpoint_id", "status", "limit"})
 
 _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
     ("GET", f"{PREFIX}/state"): (get_state, _NONE, False),
@@ -252,4 +364,9 @@ _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
     ("DELETE", f"{PREFIX}/faults"): (clear_faults, _NONE, False),
     ("GET", f"{PREFIX}/requests"): (list_requests, _REQUEST_FILTERS, False),
     ("DELETE", f"{PREFIX}/requests"): (clear_requests, _NONE, False),
+    ("GET", f"{PREFIX}/webhooks/deliveries"): (list_deliveries, _DELIVERY_FILTERS, False),
+    ("DELETE", f"{PREFIX}/webhooks/deliveries"): (clear_deliveries, _NONE, False),
+    ("POST", f"{PREFIX}/webhooks/redeliver"): (redeliver, _NONE, True),
+    ("POST", f"{PREFIX}/webhooks/test"): (send_test, _NONE, True),
+    ("POST", f"{PREFIX}/webhooks/flush"): (flush_deliveries, _NONE, True),
 }
