@@ -6,8 +6,9 @@ setting (a longer grace period, a lower amendment quota) builds its own ``Settin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -84,3 +85,18 @@ class Settings(BaseModel):
     @classmethod
     def _lowercase_hosts(cls, value: frozenset[str]) -> frozenset[str]:
         return frozenset(host.lower().rstrip(".") for host in value)
+
+def coerce_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
+    """``OrbSim(settings=...)``'s argument as ``Settings``: a ``Settings``, a mapping of its fields
+    (validated: an unknown field or a bad value is pydantic's ``ValidationError`` naming it), or
+    ``None`` for the defaults; anything else is a ``TypeError`` naming the expected type."""
+    if value is None:
+        return Settings()
+    if isinstance(value, Settings):
+        return value
+    if isinstance(value, Mapping):
+        return Settings.model_validate(dict(value))
+    raise TypeError(
+        "settings must be an orbsim.Settings or a mapping of its fields "
+        f"(e.g. {{'grace_period': timedelta(hours=1)}}), got {type(value).__name__}: {value!r}"
+    )
