@@ -7,6 +7,7 @@ transport types are imported on first use, so ``import orbsim`` does not load ht
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from orbsim.clock import Clock, ManualClock, SystemClock
@@ -127,7 +128,8 @@ __all__ = [
     "WebhookRequest",
 ]
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("orbsim")
+"""The installed distribution's version: ``pyproject.toml`` is its only source."""
 
 _LAZY = {
     "OrbSimServer": "orbsim.wire.server",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orbsim
 from orbsim.clock import ManualClock
 from orbsim.engine.timeparse import parse_timestamp
 from orbsim.settings import Settings
@@ -209,6 +210,7 @@ def _api_key(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orbsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"orbsim {orbsim.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run a short scripted scenario and print what happened")
     serve_parser = commands.add_parser(
