@@ -86,6 +86,7 @@ class Settings(BaseModel):
     def _lowercase_hosts(cls, value: frozenset[str]) -> frozenset[str]:
         return frozenset(host.lower().rstrip(".") for host in value)
 
+
 def coerce_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
     """``OrbSim(settings=...)``'s argument as ``Settings``: a ``Settings``, a mapping of its fields
     (validated: an unknown field or a bad value is pydantic's ``ValidationError`` naming it), or

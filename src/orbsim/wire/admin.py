@@ -50,6 +50,7 @@ from orbsim.errors import (
     ResourceNotFound,
     URLNotFound,
 )
+from orbsim.wire.admin_openapi import get_openapi
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -355,6 +356,7 @@ _REQUEST_FILTERS = frozenset({"method", "path", "status", "limit"})
 _DELIVERY_FILTERS = frozenset({"type", "endpoint_id", "status", "limit"})
 
 _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
+    ("GET", f"{PREFIX}/openapi.json"): (get_openapi, _NONE, False),
     ("GET", f"{PREFIX}/state"): (get_state, _NONE, False),
     ("POST", f"{PREFIX}/reset"): (reset, _NONE, False),
     ("GET", f"{PREFIX}/clock"): (get_clock, _NONE, False),
