@@ -94,7 +94,7 @@ def test_admin_is_also_served_under_v1(http: httpx.Client) -> None:
     ("method", "path"),
     [
         ("GET", "/_orbsim/nothing"),
-        ("GET", "/_orbsim/"),
+        ("POST", "/_orbsim/"),  # GET /_orbsim/ is the dashboard
         ("PUT", "/_orbsim/clock"),
         ("GET", "/_orbsim/reset"),
         ("POST", "/_orbsim/state"),

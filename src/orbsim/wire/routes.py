@@ -482,6 +482,11 @@ def refuse_before_body(sim: OrbSim, request: WireRequest, length: int) -> WireRe
     URL answers 404 before the size is looked at, as in ``dispatch``.
     """
     admin = is_admin(request.path)
+    if admin:
+        from orbsim.wire.dashboard import is_dashboard
+
+        if is_dashboard(request):  # a GET without a body; it authenticates browsers itself
+            return None
     try:
         _authenticate(sim, request.headers.get("authorization"))
         limit = sim.settings.max_request_bytes
@@ -505,6 +510,10 @@ def too_large(size: int, limit: int) -> RequestTooLarge:
 def _admin(sim: OrbSim, request: WireRequest) -> WireResponse:
     """The simulator's own control API: authenticated, never faulted, limited or recorded."""
     try:
+        from orbsim.wire.dashboard import is_dashboard, serve_dashboard
+
+        if is_dashboard(request):  # for browsers: its own authentication (Basic or Bearer)
+            return serve_dashboard(sim, request)
         _authenticate(sim, request.headers.get("authorization"))
         limit = sim.settings.max_request_bytes
         if len(request.body) > limit:
