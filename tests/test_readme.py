@@ -36,7 +36,8 @@ PYTHON = blocks("python")
 
 # Languages a block may be written in: python and pytest-example blocks are executed by the test
 # suite; the typescript block by .ci/typescript-example (it needs npm packages); bash blocks are
-# commands (the install and setup commands are what .ci/run does); text blocks show output.
+# commands: the server and curl ones run in tests/test_docs_shell.py, the install and setup ones
+# are what .ci/run and .ci/package-smoke do; text blocks show output.
 LANGUAGES = {"python", "pytest-example", "typescript", "bash", "text"}
 
 
