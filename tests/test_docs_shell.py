@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orbsim import OrbSim
@@ -86,3 +87,5 @@ def test_the_curl_examples_run_against_the_documented_server(
     assert snapshot.customers.list().data == []  # taken before the customer was created
     customer = json.loads(lines[-1])
     assert customer["name"] == "Acme" and customer["email"] == "billing@acme.test"
+    dashboard = httpx.get(f"{root}/_orbsim/", timeout=20)  # orbsim serve has the dashboard too
+    assert dashboard.status_code == 200 and "Acme" in dashboard.text

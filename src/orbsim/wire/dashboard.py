@@ -142,7 +142,9 @@ def _invoices(sim: OrbSim, customer_id: str) -> list[Any] | None:
     invoices = getattr(sim, "invoices", None)
     if invoices is None:
         return None
-    return list(_every(lambda cursor: invoices.list(customer_id=customer_id, cursor=cursor)))
+    return list(
+        _every(lambda cursor: invoices.list(customer_id=customer_id, limit=100, cursor=cursor))
+    )
 
 
 def _subscriptions_page(sim: OrbSim, customer_id: str, cursor: str | None) -> Page[Subscription]:
