@@ -8,7 +8,9 @@ temporary empty project (no tests, no configuration):
   of ``pytest_orbsim`` (pytest itself already imported), best of N;
 * ``pytest --collect-only -q -p no:cacheprovider`` with the plugin and with
   ``-p no:pytest_orbsim``, runs interleaved so machine load hits both alike: median and best
-  wall time, and the child's CPU time (user + sys, less sensitive to load).
+  wall time, and the child's CPU time (user + sys, less sensitive to load); and the same with
+  ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``, ``-p pytest_orbsim`` against nothing, which leaves out
+  every other installed plugin (hypothesis, pytest-asyncio, xdist, anyio...) and their noise.
 
 Prints a markdown table; never asserts on timings. ``--plugin-path DIR`` measures the plugin
 package found in DIR instead (put first on ``PYTHONPATH``), e.g. an older version of
@@ -43,15 +45,14 @@ def _env(plugin_path: str | None) -> dict[str, str]:
 def import_time_ms(env: dict[str, str], cwd: Path, runs: int) -> float:
     """Best cumulative ``-X importtime`` of ``pytest_orbsim`` over ``runs``, in ms."""
     best = float("inf")
-    code = "import pytest; import pytest_orbsim"
     for _ in range(runs):
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", code],
+            [sys.executable, "-X", "importtime", "-c", "import pytest; import pytest_orbsim"],
             capture_output=True,
             text=True,
             env=env,
             cwd=cwd,
-            check=True,
+            check=False,  # pytest exits 5: no tests in an empty project
         )
         for line in result.stderr.splitlines():
             match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| pytest_orbsim$", line)
@@ -88,10 +89,18 @@ def main() -> None:
         imported = import_time_ms(env, project, args.runs)
         collect(env, project)  # warm the file-system cache and bytecode caches
         collect(env, project, "-p", "no:pytest_orbsim")
-        samples: dict[str, list[tuple[float, float]]] = {"with": [], "without": []}
+        alone = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        samples: dict[str, list[tuple[float, float]]] = {
+            "with": [],
+            "without": [],
+            "alone": [],
+            "none": [],
+        }
         for _ in range(args.runs):
             samples["with"].append(collect(env, project))
             samples["without"].append(collect(env, project, "-p", "no:pytest_orbsim"))
+            samples["alone"].append(collect(alone, project, "-p", "pytest_orbsim"))
+            samples["none"].append(collect(alone, project))
 
     def stats(key: str) -> tuple[float, float, float]:
         walls = [wall for wall, _ in samples[key]]
@@ -116,6 +125,20 @@ def main() -> None:
     print(
         f"| same, median CPU (user + sys) | {with_cpu:.0f} ms | {without_cpu:.0f} ms "
         f"| {with_cpu - without_cpu:+.0f} ms |"
+    )
+    alone_median, alone_best, alone_cpu = stats("alone")
+    none_median, none_best, none_cpu = stats("none")
+    print(
+        "| no plugin autoload: `-p pytest_orbsim` vs nothing, median wall "
+        f"| {alone_median:.0f} ms | {none_median:.0f} ms | {alone_median - none_median:+.0f} ms |"
+    )
+    print(
+        f"| same, best wall | {alone_best:.0f} ms | {none_best:.0f} ms "
+        f"| {alone_best - none_best:+.0f} ms |"
+    )
+    print(
+        f"| same, median CPU (user + sys) | {alone_cpu:.0f} ms | {none_cpu:.0f} ms "
+        f"| {alone_cpu - none_cpu:+.0f} ms |"
     )
 
 
