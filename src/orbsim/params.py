@@ -48,7 +48,6 @@ __all__ = [
     "BillingCycleAnchorConfiguration",
     "EditCustomerParams",
     "HierarchyInput",
-    "NewBackfillParams",
     "NewCustomerParams",
     "NewPlanParams",
     "NewSubscriptionParams",
@@ -371,23 +370,6 @@ class NewSubscriptionParams(_Params):
         if self.plan_id is None and self.external_plan_id is None:
             raise ValueError("one of plan_id or external_plan_id is required")
         return self
-
-
-# --------------------------------------------------------------------------------------------------
-# Backfills
-
-
-class NewBackfillParams(_Params):
-    """``POST /events/backfills`` body (SPEC ``NewBackfill``); only the shape is checked here —
-    timeframe, scope and filter rules belong to the engine."""
-
-    timeframe_start: UtcDatetime
-    timeframe_end: UtcDatetime
-    replace_existing_events: StrictBool = True
-    close_time: UtcDatetime | None = None
-    customer_id: NonEmptyStr | None = None
-    external_customer_id: NonEmptyStr | None = None
-    deprecation_filter: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
