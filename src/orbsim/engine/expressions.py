@@ -73,6 +73,7 @@ __all__ = [
     "CompiledFilter",
     "CompiledMetric",
     "ExpressionSyntaxError",
+    "Running",
     "Scalar",
     "compile_filter",
     "compile_metric",
@@ -156,6 +157,14 @@ class CompiledMetric:
     """True when the value over a union of disjoint event sets is the sum of their values
     (``SELECT SUM(x)`` / ``SELECT COUNT(...)`` straight over events), so cumulative views can
     add up daily values instead of re-evaluating every prefix."""
+    _running: Callable[[], Running] | None = field(default=None, repr=False, compare=False)
+
+    def running(self) -> Running | None:
+        """A fresh running evaluation, when the query can be extended event by event
+        (``SELECT COUNT(DISTINCT x)`` / ``MAX(x)`` / ``MIN(x)`` straight over events, optionally
+        with a WHERE): feeding it consecutive chunks gives, after each chunk, exactly what
+        :meth:`evaluate` gives over everything fed so far. ``None`` for any other query."""
+        return None if self._running is None else self._running()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CompiledMetric:
         return self  # immutable (and its compiled closures cannot be copied)
@@ -215,8 +224,114 @@ def compile_metric(text: str, what: str = "sql") -> CompiledMetric:
         return next(iter(rows[0].properties.values()))
 
     return CompiledMetric(
-        source=text, property_names=frozenset(names), _run=run, additive=_is_additive(tree)
+        source=text,
+        property_names=frozenset(names),
+        _run=run,
+        additive=_is_additive(tree),
+        _running=_running_factory(tree, text, what),
     )
+
+
+class Running:
+    """A metric's value over a growing prefix of events (see :meth:`CompiledMetric.running`)."""
+
+    __slots__ = ("_get", "_where")
+
+    def __init__(self, where: _Pred | None, get: _Get) -> None:
+        self._where = where
+        self._get = get
+
+    def add(self, events: Iterable[Any]) -> None:
+        where = self._where
+        get = self._get
+        self._feed([get(e) for e in events if where is None or where(e) is True])
+
+    def value(self) -> object:
+        raise NotImplementedError
+
+    def _feed(self, values: list[object]) -> None:
+        raise NotImplementedError
+
+
+class _RunningDistinct(Running):
+    """COUNT(DISTINCT x), the same keys as :func:`_count_distinct`."""
+
+    __slots__ = ("_others", "_texts")
+
+    def __init__(self, where: _Pred | None, get: _Get) -> None:
+        super().__init__(where, get)
+        self._texts: set[str] = set()
+        self._others: set[object] = set()
+
+    def _feed(self, values: list[object]) -> None:
+        texts, others = self._texts, self._others
+        for value in values:
+            if type(value) is str:
+                texts.add(value)
+            elif value is not None and _kind(value) is not None:
+                others.add(_distinct_key(value))
+
+    def value(self) -> object:
+        return len(self._texts) + len(self._others)
+
+
+class _RunningExtreme(Running):
+    """MAX/MIN as :func:`_extreme_of`: the best value of each kind, folded left to right (ties
+    keep the earlier value, as ``max``/``min`` over the whole list do)."""
+
+    __slots__ = ("_best", "_pick")
+
+    def __init__(self, where: _Pred | None, get: _Get, pick: Callable[..., Any]) -> None:
+        super().__init__(where, get)
+        self._pick = pick
+        self._best: dict[int, object] = {}
+
+    def _feed(self, values: list[object]) -> None:
+        best, pick, kinds = self._best, self._pick, _KINDS
+        for value in values:
+            kind = kinds.get(type(value)) or _kind(value)
+            if kind is not None:
+                best[kind] = pick(best[kind], value) if kind in best else value
+
+    def value(self) -> object:
+        for kind in _KIND_PREFERENCE:
+            if kind in self._best:
+                chosen = self._best[kind]
+                return _as_number(chosen) if kind == _NUM else chosen
+        return None
+
+
+def _running_factory(tree: Any, source: str, what: str) -> Callable[[], Running] | None:
+    """How to run ``tree`` incrementally, for a bare COUNT(DISTINCT x) / MAX(x) / MIN(x) over
+    events; ``None`` when the query has any other shape."""
+    from_ = tree.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return None
+    for key in ("group", "having", "limit", "offset", "order", "distinct"):
+        if tree.args.get(key):
+            return None
+    if len(tree.expressions) != 1:
+        return None
+    (body,) = tree.expressions
+    if isinstance(body, exp.Alias):
+        body = body.this
+    argument = body.this
+    if isinstance(body, exp.Count):
+        if not isinstance(argument, exp.Distinct) or len(argument.expressions) != 1:
+            return None
+        argument = argument.expressions[0]
+    elif not isinstance(body, exp.Max | exp.Min) or isinstance(argument, exp.Distinct):
+        return None
+    if argument is None or isinstance(argument, exp.Star):
+        return None
+    scope = _EventScope(what, source)
+    where = tree.args.get("where")
+    predicate = None if where is None else _predicate(where.this, scope)
+    getter = _value(argument, scope)
+    if isinstance(body, exp.Count):
+        return lambda: _RunningDistinct(predicate, getter)
+    pick = max if isinstance(body, exp.Max) else min
+    return lambda: _RunningExtreme(predicate, getter, pick)
 
 
 def _is_additive(tree: Any) -> bool:

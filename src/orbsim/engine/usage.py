@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from orbsim.engine.catalog import MetricRecord, PriceRecord, Prices
-from orbsim.engine.expressions import CompiledFilter, ExpressionSyntaxError, compile_filter
+from orbsim.engine.expressions import (
+    CompiledFilter,
+    ExpressionSyntaxError,
+    Running,
+    compile_filter,
+    quantity_of,
+)
 from orbsim.engine.periods import Period
 from orbsim.engine.prices import price_amount, round_money
 from orbsim.engine.reporting import reports_errors
@@ -470,18 +476,22 @@ class UsageReader:
         previous: dict[str, tuple[Decimal, Decimal]] = {}
         previous_period: datetime | None = None
         running: dict[str, Decimal] = {}
+        folds: dict[str, Running] = {}
+        fed: dict[str, int] = {}
         for day in days:
             period = period_of[day.start]
             if period.start != previous_period:
                 previous.clear()
                 running.clear()
+                folds.clear()
+                fed.clear()
                 previous_period = period.start
             lower = max(period.start, schedule.start)
             costs: list[PerPriceCost] = []
             subtotal_sum = Decimal(0)
             for price in prices:
                 quantity, amount = self._price_cost(
-                    price, events, times, lower, day, running, first_ever, period
+                    price, events, times, lower, day, running, first_ever, period, folds, fed
                 )
                 subtotal = round_money(amount, plan.currency)
                 shown_quantity, shown_amount = quantity, subtotal
@@ -521,6 +531,8 @@ class UsageReader:
         running: dict[str, Decimal],
         first_ever: Period | None,
         period: Period,
+        folds: dict[str, Running],
+        fed: dict[str, int],
     ) -> tuple[Decimal, Decimal]:
         """The cumulative (quantity, exact amount) of one price from ``lower`` to ``day.end``."""
         data = price.data
@@ -548,6 +560,20 @@ class UsageReader:
             chunk = events[bisect_left(times, max(lower, day.start)) : bisect_left(times, day.end)]
             quantity = running.get(price.id, Decimal(0)) + _quantity(metric, chunk)
             running[price.id] = quantity
+        elif (fold := folds.get(price.id)) is not None or (fold := compiled.running()) is not None:
+            # COUNT DISTINCT / MAX / MIN: extend the period's running value by this day's events
+            if price.id not in folds:
+                folds[price.id] = fold
+                fed[price.id] = bisect_left(times, lower)
+            last = bisect_left(times, day.end)
+            fold.add(events[fed[price.id] : last])
+            fed[price.id] = last
+            try:
+                quantity = quantity_of(fold.value(), metric.compiled.source)
+            except ValueError as exc:
+                raise ConstraintViolation(
+                    f"billable metric {metric.id} ({metric.name}): {exc}"
+                ) from None
         else:
             first, last = bisect_left(times, lower), bisect_left(times, day.end)
             cached = running.get(f"{price.id}\x00span")
