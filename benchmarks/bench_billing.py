@@ -8,7 +8,9 @@ Rows: ``sim.subscriptions.fetch_usage`` and ``fetch_costs`` for one customer and
 sum, a count distinct) priced unit / tiered / package, plus a fixed fee; the same for a plan whose
 one metric is a GROUP BY subquery (the sum over days of each day's maximum); metric creation; and
 the SDK calls through ``sim.client()`` beside the same calls on a canned ``httpx.MockTransport``
-serving the identical JSON. Medians (p95 in brackets); timings are reported, never asserted.
+serving the identical JSON, once on that customer-month and once on a customer-month with five
+events (where the engine's work is small, so the ratio is the in-process transport's overhead).
+Medians (p95 in brackets); timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +238,43 @@ def main() -> None:
             "subscriptions.fetch_costs",
             lambda c: c.subscriptions.fetch_costs(usage_sub.id, **MONTH),
             sim.subscriptions.fetch_costs(usage_sub.id, **MONTH),
+        ),
+    ]
+    # The same calls where the engine's work is small (a customer-month with a few events), so
+    # the ratio shows the in-process transport's own overhead rather than the engine's compute.
+    now = account.clock.now()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_end = (month_start + timedelta(days=32)).replace(day=1)
+    small_month = {
+        "timeframe_start": month_start.isoformat(),
+        "timeframe_end": month_end.isoformat(),
+    }
+    small = sim.customers.create(name="Small", email="small@example.com")
+    small_sub = sim.subscriptions.create(
+        customer_id=small.id, plan_id=plan.id, start_date=SUBSCRIPTION_START
+    )
+    sim.events.ingest(
+        events=[
+            {
+                "idempotency_key": f"small{i}",
+                "event_name": ("api_call", "compute_seconds")[i % 2],
+                "customer_id": small.id,
+                "timestamp": (now - timedelta(minutes=10 + i)).isoformat(),
+                "properties": {"region": ("us", "eu")[i % 2], "n": i},
+            }
+            for i in range(5)
+        ]
+    )
+    cases += [
+        (
+            "subscriptions.fetch_usage, 5 events",
+            lambda c: c.subscriptions.fetch_usage(small_sub.id, **small_month),
+            sim.subscriptions.fetch_usage(small_sub.id, **small_month),
+        ),
+        (
+            "subscriptions.fetch_costs, 5 events",
+            lambda c: c.subscriptions.fetch_costs(small_sub.id, **small_month),
+            sim.subscriptions.fetch_costs(small_sub.id, **small_month),
         ),
     ]
     for name, call, model in cases:
