@@ -13,8 +13,11 @@ PUBLIC = [
     "AsyncOrbSimTransport",
     "Backfill",
     "BillableEvent",
+    "BillableMetric",
+    "BulkPrice",
     "Clock",
     "ConstraintViolation",
+    "Costs",
     "Customer",
     "Delivery",
     "DeliveryLog",
@@ -27,8 +30,11 @@ PUBLIC = [
     "EventVolumes",
     "Fault",
     "Faults",
+    "GroupedUsage",
     "IngestResponse",
+    "Item",
     "ManualClock",
+    "MatrixPrice",
     "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
@@ -37,6 +43,7 @@ PUBLIC = [
     "OrbSim",
     "OrbSimServer",
     "OrbSimTransport",
+    "PackagePrice",
     "Page",
     "PaginationMetadata",
     "Period",
@@ -51,8 +58,11 @@ PUBLIC = [
     "Snapshot",
     "Subscription",
     "SystemClock",
+    "TieredPrice",
     "TooManyRequests",
     "URLNotFound",
+    "UngroupedUsage",
+    "UnitPrice",
     "WebhookDispatcher",
     "WebhookEndpoint",
     "WebhookEndpointWithSecret",
@@ -85,6 +95,24 @@ def test_public_methods_return_exported_types() -> None:
     plan = sim.plans.create(name="P")
     assert isinstance(plan, orbsim.Plan)
     subscription = sim.subscriptions.create(customer_id=customer.id, plan_id=plan.id)
+    item = sim.items.create(name="I")
+    assert isinstance(item, orbsim.Item)
+    metric = sim.metrics.create(
+        name="M", description=None, item_id=item.id, sql="SELECT COUNT(*) FROM events"
+    )
+    assert isinstance(metric, orbsim.BillableMetric)
+    price = sim.prices.create(
+        name="P",
+        item_id=item.id,
+        billable_metric_id=metric.id,
+        cadence="monthly",
+        currency="USD",
+        model_type="unit",
+        unit_config={"unit_amount": "1"},
+    )
+    assert isinstance(price, orbsim.UnitPrice)
+    assert isinstance(sim.subscriptions.fetch_usage(subscription.id), orbsim.UngroupedUsage)
+    assert isinstance(sim.subscriptions.fetch_costs(subscription.id), orbsim.Costs)
     assert isinstance(subscription, orbsim.MutatedSubscription)
     assert isinstance(sim.subscriptions.fetch(subscription.id), orbsim.Subscription)
     [period] = sim.subscriptions.billing_periods(subscription.id)
@@ -111,7 +139,7 @@ def test_importing_orbsim_does_not_load_httpx() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     try:
-        orbsim.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        orbsim.NoSuchThing  # noqa: B018
     except AttributeError as exc:
         assert "NoSuchThing" in str(exc)
     else:  # pragma: no cover

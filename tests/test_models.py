@@ -45,7 +45,6 @@ from orbsim.models import (  # noqa: E402
 )
 from orbsim.params import (  # noqa: E402
     EditCustomerParams,
-    NewBackfillParams,
     NewCustomerParams,
     NewPlanParams,
     NewSubscriptionParams,
@@ -703,17 +702,6 @@ def test_new_subscription_params_refusals(body: dict[str, Any], message: str) ->
     with pytest.raises(ValidationError) as info:
         NewSubscriptionParams.model_validate(body)
     assert validation_messages(info.value) == [message]
-
-
-def test_new_backfill_params() -> None:
-    params = NewBackfillParams.model_validate(
-        {"timeframe_start": "2024-04-01T00:00:00Z", "timeframe_end": "2024-04-02T00:00:00Z"}
-    )
-    assert params.replace_existing_events is True
-    assert params.timeframe_start.tzinfo is UTC
-    with pytest.raises(ValidationError) as info:
-        NewBackfillParams.model_validate({"timeframe_start": "2024-04-01T00:00:00Z"})
-    assert validation_messages(info.value) == ["timeframe_end: field required"]
 
 
 def test_validation_messages_truncates_long_inputs() -> None:

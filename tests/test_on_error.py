@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from orbsim import (
     DuplicateResourceCreation,
-    ManualClock,
     OrbError,
     OrbSim,
     RequestValidationError,
@@ -15,8 +16,8 @@ from orbsim import (
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return OrbSim(clock=ManualClock("2024-05-15T12:00:00Z"))
+def clock_start() -> datetime:
+    return datetime(2024, 5, 15, 12, tzinfo=UTC)
 
 
 def test_engine_errors_reach_the_listener_once(sim: OrbSim) -> None:

@@ -35,9 +35,10 @@ def blocks(language: str) -> list[tuple[str, str]]:
 PYTHON = blocks("python")
 
 # Languages a block may be written in: python and pytest-example blocks are executed by the test
-# suite; bash blocks are commands (the install and setup commands are what .ci/run does); text
-# blocks show output.
-LANGUAGES = {"python", "pytest-example", "bash", "text"}
+# suite; the typescript block by .ci/typescript-example (it needs npm packages); bash blocks are
+# commands: the server and curl ones run in tests/test_docs_shell.py, the install and setup ones
+# are what .ci/run and .ci/package-smoke do; text blocks show output.
+LANGUAGES = {"python", "pytest-example", "typescript", "bash", "text"}
 
 
 def test_every_block_has_a_known_language() -> None:
@@ -90,3 +91,10 @@ def test_settings_reference_page_uses_the_hook() -> None:
     rendered = hook.on_page_markdown(page)
     assert hook.MARKER not in rendered
     assert "| `amend_limit` |" in rendered
+
+
+def test_the_typescript_example_is_run_by_ci() -> None:
+    page = (ROOT / "docs" / "guides" / "other-languages.md").read_text()
+    assert len(re.findall(r"^```typescript$", page, re.M)) == 1
+    assert "bash .ci/typescript-example" in (ROOT / ".ci" / "run").read_text()
+    assert "other-languages.md" in (ROOT / ".ci" / "typescript-example").read_text()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from freezegun import freeze_time
@@ -10,12 +13,15 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
+from helpers.time import US
 from orbsim import ManualClock, OrbSim, RequestValidationError, Settings
 from orbsim import strategies as ost
 from orbsim.engine.timeparse import parse_timestamp
 
+if TYPE_CHECKING:
+    from orb.types.event_ingest_params import Event
+
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
-US = timedelta(microseconds=1)
 
 
 def fresh_sim(settings: Settings | None = None) -> tuple[OrbSim, str]:
@@ -90,7 +96,7 @@ def test_valid_batches_are_ingested_in_full(batch: list[dict[str, object]]) -> N
 
 @settings(max_examples=20)
 @given(batch=ost.event_batches(now=NOW, customer_ids=[CUSTOMER_ID], max_size=5))
-def test_valid_batches_pass_through_the_sdk(batch: list[dict[str, object]]) -> None:
+def test_valid_batches_pass_through_the_sdk(batch: list[Event]) -> None:
     sim, _ = fresh_sim()
     with sim.client(_strict_response_validation=True, max_retries=0) as client:
         client.events.ingest(events=batch)
@@ -123,7 +129,9 @@ def test_events_need_a_time() -> None:
 )
 def test_events_compose_with_other_strategies(event: dict[str, object]) -> None:
     assert event["event_name"] == "tokens"
-    assert set(event["properties"]) <= {"region"}  # type: ignore[arg-type]
+    properties = event["properties"]
+    assert isinstance(properties, dict)
+    assert set(properties) <= {"region"}
     moment = parse_timestamp(event["timestamp"])
     assert abs(moment - (NOW - timedelta(hours=1))) <= timedelta(minutes=10)
 
@@ -153,7 +161,7 @@ def test_timestamps_any_window_is_the_union(when: datetime) -> None:
 
 def test_the_window_edges_are_generated() -> None:
     for edge in (NOW - timedelta(hours=12), NOW + timedelta(minutes=5)):
-        assert find(ost.timestamps(NOW), lambda w, edge=edge: w == edge) == edge
+        assert find(ost.timestamps(NOW), partial(operator.eq, edge)) == edge
     assert (
         find(ost.timestamps(NOW, window="too_old"), lambda w: True)
         == NOW - timedelta(hours=12) - US
@@ -197,7 +205,7 @@ def test_billing_period_edges() -> None:
 
 
 @given(payload=ost.customer_payloads())
-def test_customer_payloads_are_accepted(payload: dict[str, object]) -> None:
+def test_customer_payloads_are_accepted(payload: dict[str, Any]) -> None:
     sim = OrbSim(clock=ManualClock(NOW))
     customer = sim.customers.create(**payload)
     assert customer.name == payload["name"]

@@ -17,53 +17,113 @@ Fixtures (all function-scoped, nothing shared between tests, safe under pytest-x
   ``now=``; ``.now()``, ``.tick(seconds | timedelta)``, ``.move_to(when)``;
 * ``orb_customer`` — factory: customer + plan + active subscription;
 * ``orb_webhooks`` — a webhook endpoint whose deliveries collect in-process (``.events()``
-  verified by the SDK, ``.payloads()``, ``.types()``, ``.secret``).
+  verified by the SDK, ``.payloads()``, ``.types()``, ``.secret``);
+* ``orb_sim_factory`` — session-scoped factory of fresh simulators (one per hypothesis example:
+  ``@given`` refuses function-scoped fixtures), honouring the current test's marker.
 
-Marker: ``@pytest.mark.orbsim(**settings)`` overrides ``orbsim.Settings`` fields, plus ``now=``.
-A failing test that used ``orb_sim`` gets an ``orbsim`` report section with the simulator's recent
-HTTP requests and the errors it raised.
+Marker: ``@pytest.mark.orbsim(**settings)`` overrides ``orbsim.Settings`` fields, plus ``now=``,
+``clock="manual"`` and ``max_retries=``. A failing test that used a simulator gets an ``orbsim``
+report section with its recent HTTP requests and the errors it raised.
+
+The plugin is lazy: importing it imports neither orbsim nor the SDK (only pytest and a few
+standard modules), so a pytest run that uses no orbsim fixture pays almost nothing for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import sys
+import warnings
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from orbsim import OrbSim
-from pytest_orbsim._marker import MARKER_HELP, marker_options, marker_settings
+from pytest_orbsim._marker import MARKER, MARKER_HELP, marker_options, marker_settings
 from pytest_orbsim._report import SECTION, SIM_KEY, SimRecord, describe, recording_errors
 from pytest_orbsim._time import DEFAULT_NOW, OrbTime, frozen
 from pytest_orbsim._webhooks import OrbWebhooks, orb_webhooks
+
+if TYPE_CHECKING:
+    from orbsim import Clock, OrbSim
+    from orbsim.models import BillingCadence
 
 __all__ = [
     "DEFAULT_NOW",
     "OrbCustomer",
     "OrbEnv",
+    "OrbSimFactory",
     "OrbTime",
     "OrbWebhooks",
+    "OrbsimWarning",
     "orb_async_client",
     "orb_client",
     "orb_customer",
     "orb_env",
     "orb_server",
     "orb_sim",
+    "orb_sim_factory",
     "orb_time",
     "orb_webhooks",
 ]
 
 API_KEY = "orbsim-test-key"
 
+FIXTURES = frozenset(
+    {
+        "orb_sim",
+        "orb_client",
+        "orb_async_client",
+        "orb_server",
+        "orb_env",
+        "orb_time",
+        "orb_customer",
+        "orb_sim_factory",
+        "orb_webhooks",
+    }
+)
+SDK_FIXTURES = frozenset({"orb_client", "orb_async_client", "orb_server", "orb_env"})
+
+
+class OrbsimWarning(UserWarning):
+    """A test set orbsim up in a way that probably does not do what it means."""
+
 
 # -- hooks ---------------------------------------------------------------------------------------
+
+_running: list[pytest.Item] = []
+"""The test being run (``orb_sim_factory`` reads its marker)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Warn about ``@pytest.mark.orbsim`` on a test that uses no orbsim fixture (it does nothing).
+
+    Only markers written on the test function itself count: a class or module marker is
+    expected to cover tests that do not all use the simulator.
+    """
+    for item in items:
+        own = [mark for mark in getattr(item, "own_markers", ()) if mark.name == MARKER]
+        if own and not FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.warn(
+                OrbsimWarning(
+                    f"@pytest.mark.orbsim on {item.name} has no effect: the test uses no orbsim "
+                    f"fixture ({', '.join(sorted(FIXTURES))})"
+                )
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -85,26 +145,90 @@ def pytest_runtest_makereport(
 def orb_time(request: pytest.FixtureRequest) -> Iterator[OrbTime]:
     """Freeze time for the test and the simulator: ``.now()``, ``.tick(...)``, ``.move_to(...)``.
 
-    Starts at ``@pytest.mark.orbsim(now=...)`` or ``DEFAULT_NOW`` (2024-05-20T12:00:00Z).
+    Starts at ``@pytest.mark.orbsim(now=...)`` or ``DEFAULT_NOW`` (2024-05-20T12:00:00Z). The
+    SDK's modules are imported before freezing (about 0.5 s, once per process) only if the test
+    may use the SDK: it is imported already, or the test uses an SDK fixture.
     """
-    now = marker_options(request.node).get("now", DEFAULT_NOW)
-    with frozen(now) as clock:
+    options = marker_options(request.node)
+    if options.get("clock") == "manual":
+        _warn_two_clocks(request)
+    preload = "orb" in sys.modules or bool(SDK_FIXTURES.intersection(request.fixturenames))
+    with frozen(options.get("now", DEFAULT_NOW), preload_sdk=preload) as clock:
         yield clock
+
+
+def _warn_two_clocks(request: pytest.FixtureRequest) -> None:
+    warnings.warn(
+        OrbsimWarning(
+            f"{request.node.name}: clock='manual' and orb_time together: orb_sim reads its "
+            "ManualClock, the code under test reads the frozen time, and the two disagree as soon "
+            "as one moves; use one of them"
+        ),
+        stacklevel=2,
+    )
+
+
+def _make_sim(item: pytest.Item, **settings_overrides: Any) -> OrbSim:
+    from orbsim import ManualClock, OrbSim
+
+    options = marker_options(item)
+    clock: Clock | None = None
+    if options.get("clock") == "manual":
+        clock = ManualClock(options.get("now", DEFAULT_NOW))
+    return OrbSim(settings=marker_settings(item, **settings_overrides), clock=clock, seed=0)
 
 
 @pytest.fixture
 def orb_sim(request: pytest.FixtureRequest) -> Iterator[OrbSim]:
-    """A fresh simulator for this test (``seed=0``, marker settings, following ``orb_time``)."""
-    settings = marker_settings(request.node)
-    if "now" in marker_options(request.node) or "orb_time" in request.fixturenames:
+    """A fresh simulator for this test (``seed=0``, marker settings, following ``orb_time``).
+
+    With ``@pytest.mark.orbsim(clock="manual")`` it runs on a ``ManualClock`` starting at the
+    marker's ``now=`` (or ``DEFAULT_NOW``) instead: ``orb_sim.clock.advance(hours=1)``.
+    """
+    options = marker_options(request.node)
+    if options.get("clock") != "manual" and (
+        "now" in options or "orb_time" in request.fixturenames
+    ):
         # Freeze first, whatever the argument order, so nothing is created at the real time;
         # now= on the marker means frozen time even for tests that do not ask for orb_time.
         request.getfixturevalue("orb_time")
-    sim = OrbSim(settings=settings, seed=0)
+    sim = _make_sim(request.node)
     record = SimRecord(sim)
     request.node.stash[SIM_KEY] = record
     with recording_errors(record):
         yield sim
+
+
+class OrbSimFactory:
+    """``orb_sim_factory(**settings)``: a fresh simulator on every call.
+
+    For tests that cannot take the function-scoped ``orb_sim``, such as hypothesis ``@given``
+    tests (one simulator per example). Each simulator has the current test's marker settings
+    (plus the keyword overrides given), its ``clock=`` and ``seed=0``; the last one made is the
+    one a failing test's report describes.
+    """
+
+    def __call__(self, **settings: Any) -> OrbSim:
+        if not _running:
+            raise RuntimeError("orb_sim_factory() is for use inside a running test")
+        item = _running[-1]
+        sim = _make_sim(item, **settings)
+        record = item.stash.get(SIM_KEY, None)
+        if record is None:
+            record = SimRecord(sim)
+            item.stash[SIM_KEY] = record
+        record.sim = sim
+        item.addfinalizer(sim.on_error(record.errors.append))
+        return sim
+
+    def __repr__(self) -> str:
+        return "OrbSimFactory()"
+
+
+@pytest.fixture(scope="session")
+def orb_sim_factory() -> OrbSimFactory:
+    """Factory of fresh simulators, usable in hypothesis ``@given`` tests (session-scoped)."""
+    return OrbSimFactory()
 
 
 def _api_key(sim: OrbSim) -> str:
@@ -113,20 +237,31 @@ def _api_key(sim: OrbSim) -> str:
     return sorted(keys)[0] if keys else API_KEY
 
 
+def _client_options(request: pytest.FixtureRequest, sim: OrbSim) -> dict[str, Any]:
+    options: dict[str, Any] = {"api_key": _api_key(sim), "_strict_response_validation": True}
+    retries = marker_options(request.node).get("max_retries")
+    if retries is not None:
+        options["max_retries"] = retries
+    return options
+
+
 @pytest.fixture
-def orb_client(orb_sim: OrbSim) -> Iterator[Any]:
-    """``orb.Orb`` wired to ``orb_sim`` in-process, validating every response strictly."""
-    client = orb_sim.client(api_key=_api_key(orb_sim), _strict_response_validation=True)
+def orb_client(request: pytest.FixtureRequest, orb_sim: OrbSim) -> Iterator[Any]:
+    """``orb.Orb`` wired to ``orb_sim`` in-process, validating every response strictly.
+
+    ``@pytest.mark.orbsim(max_retries=0)`` sets the client's retries (the SDK's default is 2).
+    """
+    client = orb_sim.client(**_client_options(request, orb_sim))
     yield client
     client.close()
 
 
 @pytest.fixture
-def orb_async_client(orb_sim: OrbSim) -> Iterator[Any]:
+def orb_async_client(request: pytest.FixtureRequest, orb_sim: OrbSim) -> Iterator[Any]:
     """``orb.AsyncOrb`` wired to ``orb_sim`` in-process, validating every response strictly."""
     # Not closed at teardown: the in-process transport holds no connections, and closing needs
     # an event loop whose lifetime belongs to pytest-asyncio / anyio, not to this fixture.
-    yield orb_sim.async_client(api_key=_api_key(orb_sim), _strict_response_validation=True)
+    yield orb_sim.async_client(**_client_options(request, orb_sim))
 
 
 @pytest.fixture
@@ -163,6 +298,10 @@ class OrbCustomer:
     customer: Any
     plan: Any
     subscription: Any
+    metric: Any = None
+    """The billable metric, when ``orb_customer(metric_sql=...)`` made one."""
+    price: Any = None
+    """The plan's price for that metric."""
 
     @property
     def id(self) -> str:
@@ -175,6 +314,8 @@ class OrbCustomer:
 
 
 def _previous_month_start(now: datetime, timezone: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
     local = now.astimezone(ZoneInfo(timezone))
     year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
     return datetime(year, month, 1, tzinfo=ZoneInfo(timezone))
@@ -183,18 +324,24 @@ def _previous_month_start(now: datetime, timezone: str) -> datetime:
 @pytest.fixture
 def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
     """Factory: ``orb_customer(alias=None, cadence="monthly", start_date=None, timezone=None,
-    **customer_fields)`` creates a customer, a plan and an active subscription on ``orb_sim``.
+    metric_sql=None, price=None, **customer_fields)`` creates a customer, a plan and an active
+    subscription on ``orb_sim``.
 
     ``start_date`` defaults to local midnight on the 1st of the previous month, so every event
-    the grace period admits lies in a billing period (amendable while the rules allow).
+    the grace period admits lies in a billing period (amendable while the rules allow). With
+    ``metric_sql`` the plan charges for that billable metric: ``price`` (a price body such as
+    ``{"model_type": "unit", "unit_config": {"unit_amount": "0.01"}}``, default $1 per unit)
+    is merged over an item, the metric, the plan's cadence and currency.
     """
     count = 0
 
     def make(
         alias: str | None = None,
-        cadence: str = "monthly",
+        cadence: BillingCadence = "monthly",
         start_date: datetime | str | None = None,
         timezone: str | None = None,
+        metric_sql: str | None = None,
+        price: dict[str, Any] | None = None,
         **customer_fields: Any,
     ) -> OrbCustomer:
         nonlocal count
@@ -208,13 +355,39 @@ def orb_customer(orb_sim: OrbSim) -> Callable[..., OrbCustomer]:
         if alias is not None:
             fields["external_customer_id"] = alias
         customer = orb_sim.customers.create(timezone=zone, **fields)
-        plan = orb_sim.plans.create(name=f"{cadence} usage", billing_cadence=cadence)
+        metric = None
+        prices: list[Mapping[str, Any]] = []
+        if metric_sql is not None or price is not None:
+            item = orb_sim.items.create(name=f"Item {count}")
+            metric = orb_sim.metrics.create(
+                name=f"Metric {count}",
+                description=None,
+                item_id=item.id,
+                sql=metric_sql or "SELECT COUNT(*) FROM events",
+            )
+            body: dict[str, Any] = {
+                "name": f"Price {count}",
+                "item_id": item.id,
+                "billable_metric_id": metric.id,
+                "cadence": cadence,
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1.00"},
+            }
+            overrides = dict(price or {})
+            if overrides.get("model_type", "unit") != "unit":
+                del body["unit_config"]  # another model brings its own configuration
+            prices = [{"price": {**body, **overrides}}]
+        plan = orb_sim.plans.create(name=f"{cadence} usage", billing_cadence=cadence, prices=prices)
         start = start_date if start_date is not None else _previous_month_start(orb_sim.now(), zone)
         subscription = orb_sim.subscriptions.create(
             customer_id=customer.id, plan_id=plan.id, start_date=start
         )
         return OrbCustomer(
-            customer=orb_sim.customers.fetch(customer.id), plan=plan, subscription=subscription
+            customer=orb_sim.customers.fetch(customer.id),
+            plan=plan,
+            subscription=subscription,
+            metric=metric,
+            price=plan.prices[0] if plan.prices else None,
         )
 
     return make

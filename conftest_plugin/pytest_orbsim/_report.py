@@ -12,11 +12,12 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from orbsim import OrbError, OrbSim
+if TYPE_CHECKING:  # imported when used: the plugin must not load orbsim into every pytest run
+    from orbsim import OrbError, OrbSim
 
 REQUESTS_SHOWN = 20
 ERRORS_SHOWN = 10

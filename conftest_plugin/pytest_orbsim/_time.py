@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,17 +65,50 @@ class OrbTime:
 
 
 @contextmanager
-def frozen(now: datetime | str) -> Iterator[OrbTime]:
-    """Freeze time at ``now`` for the block (the ``orb_time`` fixture's body)."""
+def frozen(now: datetime | str, *, preload_sdk: bool = True) -> Iterator[OrbTime]:
+    """Freeze time at ``now`` for the block (the ``orb_time`` fixture's body).
+
+    With ``preload_sdk``, every SDK module is imported first (see ``_preload_sdk``); the fixture
+    asks for it only when the test may use the SDK.
+    """
     try:
         from freezegun import freeze_time
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "orb_time needs freezegun: pip install 'orbsim[testing]'", name="freezegun"
         ) from exc
-    _preload_sdk()
+    _preload_orbsim(wire=preload_sdk)
+    if preload_sdk:
+        _preload_sdk()
     with freeze_time(_utc(now), tick=False, ignore=IGNORE, real_asyncio=True) as factory:
         yield OrbTime(factory)
+
+
+_SKIPPED = ("orbsim.strategies", "orbsim.testing", "orbsim.cli")
+"""orbsim modules not preloaded: they import optional packages (hypothesis) or are the CLI."""
+
+
+def _preload_orbsim(*, wire: bool) -> None:
+    """Import orbsim before freezing, for the same reason as the SDK (see ``_preload_sdk``).
+
+    The plugin itself imports nothing of orbsim (it must cost nothing in runs that do not use
+    it), so the first fixture to need it may be ``orb_time``; its pydantic models must bind the
+    real ``datetime``. With ``wire``, the modules the simulator imports lazily (its HTTP layer)
+    are imported too.
+    """
+    import orbsim
+
+    if not wire or _wire_loaded[:1] == [id(orbsim)]:
+        return
+    import pkgutil
+
+    for info in pkgutil.walk_packages(orbsim.__path__, "orbsim."):
+        if not info.name.startswith(_SKIPPED):
+            importlib.import_module(info.name)
+    _wire_loaded[:] = [id(orbsim)]
+
+
+_wire_loaded: list[int] = []
 
 
 _preloaded: list[str] = []
@@ -97,6 +129,8 @@ def _preload_sdk() -> None:
         import orb  # noqa: F401
     except ImportError:  # the SDK is optional
         return
+    import pkgutil
+
     names = []
     for package_name in ("orb.resources", "orb.types"):
         package = importlib.import_module(package_name)

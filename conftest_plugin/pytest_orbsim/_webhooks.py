@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from orbsim import OrbSim
+if TYPE_CHECKING:  # imported when used: the plugin must not load orbsim into every pytest run
+    from orbsim import OrbSim
 
 URL = "http://localhost/orbsim-webhooks"
 """Where ``orb_webhooks`` receives (a loopback URL: accepted without any setting)."""

@@ -7,6 +7,7 @@ transport types are imported on first use, so ``import orbsim`` does not load ht
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from orbsim.clock import Clock, ManualClock, SystemClock
@@ -44,6 +45,18 @@ from orbsim.models import (
     WebhookEndpoint,
     WebhookEndpointWithSecret,
 )
+from orbsim.models_billing import (
+    BillableMetric,
+    BulkPrice,
+    Costs,
+    GroupedUsage,
+    Item,
+    MatrixPrice,
+    PackagePrice,
+    TieredPrice,
+    UngroupedUsage,
+    UnitPrice,
+)
 from orbsim.settings import Settings
 from orbsim.sim import OrbSim, Snapshot
 from orbsim.wire.delivery import Delivery, DeliveryLog, Mount, WebhookDispatcher, WebhookRequest
@@ -59,8 +72,11 @@ __all__ = [
     "AsyncOrbSimTransport",
     "Backfill",
     "BillableEvent",
+    "BillableMetric",
+    "BulkPrice",
     "Clock",
     "ConstraintViolation",
+    "Costs",
     "Customer",
     "Delivery",
     "DeliveryLog",
@@ -73,8 +89,11 @@ __all__ = [
     "EventVolumes",
     "Fault",
     "Faults",
+    "GroupedUsage",
     "IngestResponse",
+    "Item",
     "ManualClock",
+    "MatrixPrice",
     "Mount",
     "MutatedSubscription",
     "OrbAuthenticationError",
@@ -83,6 +102,7 @@ __all__ = [
     "OrbSim",
     "OrbSimServer",
     "OrbSimTransport",
+    "PackagePrice",
     "Page",
     "PaginationMetadata",
     "Period",
@@ -97,15 +117,19 @@ __all__ = [
     "Snapshot",
     "Subscription",
     "SystemClock",
+    "TieredPrice",
     "TooManyRequests",
     "URLNotFound",
+    "UngroupedUsage",
+    "UnitPrice",
     "WebhookDispatcher",
     "WebhookEndpoint",
     "WebhookEndpointWithSecret",
     "WebhookRequest",
 ]
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("orbsim")
+"""The installed distribution's version: ``pyproject.toml`` is its only source."""
 
 _LAZY = {
     "OrbSimServer": "orbsim.wire.server",

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import orbsim
 from orbsim.clock import ManualClock
 from orbsim.engine.timeparse import parse_timestamp
 from orbsim.settings import Settings, apply_assignments
@@ -22,162 +22,15 @@ from orbsim.wire.statefile import (
     PinnableManualClock,
     PinnableSystemClock,
     StateFile,
+    StateLock,
 )
 
 
-def _step(title: str) -> None:
-    print(f"\n== {title}")
-
-
 def demo() -> int:
-    """A customer reports usage through the official SDK, fixes mistakes, and is refused where
-    Orb would refuse. Every call goes through Orb's wire format to an in-process simulator."""
-    try:
-        import orb
-    except ImportError:  # pragma: no cover - the sdk extra is part of the Quickstart
-        print("orbsim demo drives the official SDK: pip install 'orbsim[sdk]'", file=sys.stderr)
-        return 1
+    """``orbsim demo``: the scripted scenario of ``orbsim.demo``, printed step by step."""
+    from orbsim import demo as scenario
 
-    clock = ManualClock("2024-05-20T12:00:00Z")
-    sim = OrbSim(clock=clock, seed=42)
-    client = sim.client(_strict_response_validation=True)
-
-    def refused(call: Any) -> None:
-        try:
-            call()
-        except orb.APIStatusError as exc:
-            body = exc.body if isinstance(exc.body, dict) else {}
-            print(f"refused: {type(exc).__name__} ({exc.status_code}): {body.get('detail')}")
-        else:  # pragma: no cover - the scenario is built so that Orb refuses
-            print("unexpectedly accepted")
-
-    _step("customer, plan and subscription (POST /customers, /plans, /subscriptions)")
-    customer = client.customers.create(
-        name="Acme Corp", email="billing@acme.test", external_customer_id="acme"
-    )
-    unit_price: Any = {
-        "cadence": "monthly",
-        "item_id": "api-calls",
-        "model_type": "unit",
-        "name": "API calls",
-        "unit_config": {"unit_amount": "0.01"},
-    }
-    plan = client.plans.create(name="API usage", currency="USD", prices=[unit_price])
-    subscription = client.subscriptions.create(
-        customer_id=customer.id, plan_id=plan.id, start_date="2024-05-01T00:00:00Z"
-    )
-    print(f"customer {customer.id} (alias {customer.external_customer_id}) on {plan.name!r}")
-    print(
-        "current billing period: "
-        f"{subscription.current_billing_period_start_date} -> "
-        f"{subscription.current_billing_period_end_date}"
-    )
-
-    _step("ingest three events, one by alias (POST /ingest)")
-    now = clock.now()
-    events: list[Any] = [
-        {
-            "idempotency_key": "evt-1",
-            "event_name": "api_call",
-            "customer_id": customer.id,
-            "timestamp": now - timedelta(hours=1),
-            "properties": {"region": "eu"},
-        },
-        {
-            "idempotency_key": "evt-2",
-            "event_name": "api_call",
-            "external_customer_id": "acme",
-            "timestamp": now - timedelta(minutes=30),
-            "properties": {"region": "us"},
-        },
-        {
-            "idempotency_key": "evt-3",
-            "event_name": "api_call",
-            "customer_id": customer.id,
-            "timestamp": now,
-            "properties": {"region": "eu", "test": True},
-        },
-    ]
-    print(f"response: {client.events.ingest(events=events).to_dict()}")
-    print(f"billable events: {[e.id for e in sim.billable_events(customer_id=customer.id)]}")
-
-    _step("the same batch again is a no-op (per-event idempotency)")
-    client.events.ingest(events=events)
-    print(f"still {len(sim.billable_events(customer_id=customer.id))} billable events")
-
-    _step("an event older than the 12 h grace period is refused, and the batch with it")
-    refused(
-        lambda: client.events.ingest(
-            events=[
-                {
-                    "idempotency_key": "evt-4",
-                    "event_name": "api_call",
-                    "customer_id": customer.id,
-                    "timestamp": now - timedelta(hours=13),
-                    "properties": {},
-                }
-            ]
-        )
-    )
-
-    _step("amend evt-2 (PUT /events/evt-2) and deprecate evt-3, a test call")
-    client.events.update(
-        "evt-2",
-        event_name="api_call",
-        external_customer_id="acme",
-        timestamp=now - timedelta(minutes=30),
-        properties={"region": "eu"},
-    )
-    client.events.deprecate("evt-3")
-    found = client.events.search(
-        event_ids=["evt-1", "evt-2", "evt-3"], timeframe_end=now + timedelta(minutes=5)
-    )
-    for event in found.data:
-        print(f"  search: {event.id} deprecated={event.deprecated} {event.properties}")
-    print("  (search leaves amended events out, as Orb documents)")
-    for billable in sim.billable_events(customer_id=customer.id):
-        print(f"  billable: {billable.id} {billable.properties}")
-    print(f"evt-2 has {len(sim.event_versions('evt-2'))} versions (nothing is ever deleted)")
-
-    _step("June 1 12:00 UTC: May is invoiced, so its events can no longer be changed")
-    clock.set("2024-06-01T13:00:00Z")
-    refused(lambda: client.events.deprecate("evt-1"))
-
-    _step("backfill May 10 to replace existing usage (POST /events/backfills)")
-    backfill = client.events.backfills.create(
-        timeframe_start="2024-05-10T00:00:00Z",
-        timeframe_end="2024-05-11T00:00:00Z",
-        customer_id=customer.id,
-    )
-    client.events.ingest(
-        backfill_id=backfill.id,
-        events=[
-            {
-                "idempotency_key": f"bf-{hour}",
-                "event_name": "api_call",
-                "customer_id": customer.id,
-                "timestamp": f"2024-05-10T{hour:02d}:00:00Z",
-                "properties": {"region": "eu"},
-            }
-            for hour in range(5)
-        ],
-    )
-    refused(
-        lambda: client.events.backfills.create(
-            timeframe_start="2024-05-10T12:00:00Z", timeframe_end="2024-05-12T00:00:00Z"
-        )
-    )
-    closing = client.events.backfills.close(backfill.id)
-    print(f"close answers status {closing.status} (Orb reflects asynchronously): poll")
-    closed = client.events.backfills.fetch(backfill.id)
-    print(f"backfill {closed.id}: status {closed.status}, {closed.events_ingested} events")
-    may10 = {"timeframe_start": "2024-05-10T00:00:00Z", "timeframe_end": "2024-05-11T00:00:00Z"}
-    print(f"billable on May 10: {len(sim.billable_events(customer_id=customer.id, **may10))}")
-    client.events.backfills.revert(backfill.id)  # pending_revert, until the next read
-    reverted = client.events.backfills.fetch(backfill.id)
-    after = sim.billable_events(customer_id=customer.id, **may10)
-    print(f"after revert: status {reverted.status}, billable on May 10: {len(after)}")
-    return 0
+    return scenario.main()
 
 
 def serve(
@@ -192,13 +45,17 @@ def serve(
     clock: str | None = None,
     now: datetime | None = None,
     settings: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
     """Serve a simulator over HTTP until SIGINT or SIGTERM; then stop cleanly, return 0.
 
     ``settings`` are ``NAME=VALUE`` assignments of ``Settings`` fields (``apply_assignments``),
     applied after ``api_keys`` and ``grace_period_hours``, over the state file's settings if
-    one is loaded. With ``state``, the state file is loaded (if it exists), every acknowledged
-    write is persisted before it is answered, and the state is saved at shutdown (see
+    one is loaded. ``allowed_hosts``: ``Host`` names accepted besides IP addresses and
+    ``localhost`` (``*``: any). Binding beyond loopback prints a warning.
+
+    With ``state``, the state file is loaded (if it exists), every acknowledged write is
+    persisted before it is answered, and the state is saved at shutdown (see
     ``orbsim.wire.statefile``). Returns 1 if the port or the state file cannot be used.
     """
     overrides: dict[str, object] = {}
@@ -226,7 +83,13 @@ def serve(
     try:
         try:
             dispatch = None if state_file is None else state_file.dispatch
-            server = sim.serve(host=host, port=port, log_requests=log_requests, dispatch=dispatch)
+            server = sim.serve(
+                host=host,
+                port=port,
+                log_requests=log_requests,
+                dispatch=dispatch,
+                allowed_hosts=allowed_hosts,
+            )
         except OSError as exc:
             print(f"orbsim: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
             return 1
@@ -258,7 +121,28 @@ def _prepare(
     on_failure: Callable[[BaseException], None],
 ) -> tuple[OrbSim, StateFile | None]:
     """The simulator to serve: loaded from ``state`` (plus its journal) or fresh, on the clock
-    asked for; and the ``StateFile`` keeping ``state`` up to date (None without ``state``)."""
+    asked for; and the ``StateFile`` keeping ``state`` up to date (None without ``state``).
+
+    ``state`` is locked before anything is read: a second server on it stops here."""
+    lock = None if state is None else StateLock(state)
+    try:
+        return _prepare_locked(overrides, assignments, seed, state, clock, now, on_failure, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _prepare_locked(
+    overrides: dict[str, object],
+    assignments: Sequence[str],
+    seed: int,
+    state: str | None,
+    clock: str | None,
+    now: datetime | None,
+    on_failure: Callable[[BaseException], None],
+    lock: StateLock | None,
+) -> tuple[OrbSim, StateFile | None]:
     if state is None or not Path(state).exists():
         chosen = clock or "system"
         sim = OrbSim(
@@ -267,14 +151,16 @@ def _prepare(
             seed=seed,
         )
         state_file = (
-            None if state is None else StateFile(sim, state, dispatch, on_failure=on_failure)
+            None
+            if state is None
+            else StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
         )
     else:
         sim = OrbSim.load(state)
         saved = sim.clock
         manual = isinstance(saved, ManualClock)
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
-        state_file = StateFile(sim, state, dispatch, on_failure=on_failure)
+        state_file = StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
         state_file.replay()
         if overrides or assignments:
             merged = Settings.model_validate({**sim.settings.model_dump(), **overrides})
@@ -289,7 +175,7 @@ def _prepare(
             )
         sim.clock = _new_clock(chosen, now)
     if state_file is not None:
-        state_file.compact()
+        state_file.begin()
     return sim, state_file
 
 
@@ -351,6 +237,7 @@ def _api_key(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orbsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"orbsim {orbsim.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run a short scripted scenario and print what happened")
     serve_parser = commands.add_parser(
@@ -388,6 +275,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve_parser.add_argument(
         "--log-requests", action="store_true", help="log one line per request to stderr"
+    )
+    serve_parser.add_argument(
+        "--allow-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept requests whose Host header is NAME (repeatable; '*' accepts any). By "
+        "default only IP addresses and localhost are, which stops DNS rebinding",
     )
     serve_parser.add_argument(
         "--state",
@@ -442,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             clock=args.clock,
             now=args.now,
             settings=args.settings,
+            allowed_hosts=args.allowed_hosts,
         )
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover

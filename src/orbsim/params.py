@@ -48,7 +48,6 @@ __all__ = [
     "BillingCycleAnchorConfiguration",
     "EditCustomerParams",
     "HierarchyInput",
-    "NewBackfillParams",
     "NewCustomerParams",
     "NewPlanParams",
     "NewSubscriptionParams",
@@ -98,7 +97,9 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-_to_utc = to_utc
+def _to_utc(value: datetime) -> datetime:
+    """Orb reads a time without an offset as UTC; other offsets are converted to UTC."""
+    return to_utc(value, "date-time")
 
 
 Email = Annotated[str, Field(max_length=500), AfterValidator(_check_email)]
@@ -293,6 +294,31 @@ class NewPlanParams(_Params):
 # Subscriptions
 
 
+class EditPlanParams(_Params):
+    """``PUT /plans/{id}`` body (SDK ``plans.update``): Orb lets ``name`` (not empty),
+    ``external_plan_id``, ``description`` and ``metadata`` change; the other fields of a plan are
+    immutable (an unknown key is refused). ``model_fields_set`` tells "not given" from null."""
+
+    name: NonEmptyStr | None = None
+    external_plan_id: NonEmptyStr | None = None
+    description: str | None = None
+    metadata: Metadata | None = None
+
+
+class EditSubscriptionParams(_Params):
+    """``PUT /subscriptions/{id}`` body (SDK ``subscriptions.update``): ``metadata``,
+    ``net_terms``, ``auto_collection``, ``auto_issuance``, ``default_invoice_memo`` and
+    ``invoicing_threshold``, the fields Orb lets you edit; orbsim stores and echoes the last five
+    (it issues no invoices) and merges ``metadata`` as Orb does."""
+
+    metadata: Metadata | None = None
+    net_terms: Annotated[StrictInt, Field(ge=0, le=365)] | None = None
+    auto_collection: StrictBool | None = None
+    auto_issuance: StrictBool | None = None
+    default_invoice_memo: str | None = None
+    invoicing_threshold: str | None = None
+
+
 class NewSubscriptionParams(_Params):
     """``POST /subscriptions`` body (SPEC ``NewSubscription``, every field; the SPEC has no
     ``required`` list).
@@ -344,23 +370,6 @@ class NewSubscriptionParams(_Params):
         if self.plan_id is None and self.external_plan_id is None:
             raise ValueError("one of plan_id or external_plan_id is required")
         return self
-
-
-# --------------------------------------------------------------------------------------------------
-# Backfills
-
-
-class NewBackfillParams(_Params):
-    """``POST /events/backfills`` body (SPEC ``NewBackfill``); only the shape is checked here —
-    timeframe, scope and filter rules belong to the engine."""
-
-    timeframe_start: UtcDatetime
-    timeframe_end: UtcDatetime
-    replace_existing_events: StrictBool = True
-    close_time: UtcDatetime | None = None
-    customer_id: NonEmptyStr | None = None
-    external_customer_id: NonEmptyStr | None = None
-    deprecation_filter: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -180,6 +180,9 @@ class Settings(BaseModel):
     """How long an answer stored under an ``Idempotency-Key`` is replayed (simulator's clock)."""
     idempotency_key_max_length: int = Field(default=64, ge=1)
     """Longest accepted ``Idempotency-Key``; a longer one is ``RequestValidationError``."""
+    idempotency_max_keys: int = Field(default=10_000, ge=1)
+    """Idempotency-Key answers kept at most (about 1 KB each); past it the oldest are forgotten
+    before their ``idempotency_ttl``, so a suite that holds the clock still stays bounded."""
     fault_retry_after_ms: int = Field(default=1, ge=0)
     """The ``retry-after-ms`` hint sent with injected status faults; 0 sends none."""
     requests_per_second: float | None = Field(default=None, gt=0)
@@ -316,3 +319,19 @@ def _shown(value: object) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return "none" if value is None else str(value)
+
+
+def coerce_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
+    """``OrbSim(settings=...)``'s argument as ``Settings``: a ``Settings``, a mapping of its fields
+    (validated: an unknown field or a bad value is pydantic's ``ValidationError`` naming it), or
+    ``None`` for the defaults; anything else is a ``TypeError`` naming the expected type."""
+    if value is None:
+        return Settings()
+    if isinstance(value, Settings):
+        return value
+    if isinstance(value, Mapping):
+        return Settings.model_validate(dict(value))
+    raise TypeError(
+        "settings must be an orbsim.Settings or a mapping of its fields "
+        f"(e.g. {{'grace_period': timedelta(hours=1)}}), got {type(value).__name__}: {value!r}"
+    )

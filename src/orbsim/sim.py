@@ -9,7 +9,7 @@ the clock and the lock) with one ``WireState`` (faults, request log, rate limite
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from orbsim.engine.core import Engine, Transaction
 from orbsim.engine.state import AccountState
 from orbsim.errors import OrbError
 from orbsim.models import BillableEvent, EventVersion
-from orbsim.settings import Settings
+from orbsim.settings import Settings, coerce_settings
 from orbsim.wire.idempotency import IdempotencyStore
 from orbsim.wire.state import WireState
 
@@ -74,11 +74,11 @@ class OrbSim:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
         clock: Clock | None = None,
         seed: int | str | None = 0,
     ) -> None:
-        settings = settings if settings is not None else Settings()
+        settings = coerce_settings(settings)
         self.engine = Engine(settings, clock if clock is not None else SystemClock(), seed)
         """The domain: ``engine.state`` is the account state, ``engine.transaction()`` the
         context every operation runs in."""
@@ -88,6 +88,9 @@ class OrbSim:
         self.plans = self.engine.plans
         self.subscriptions = self.engine.subscriptions
         self.events = self.engine.events
+        self.items = self.engine.items
+        self.metrics = self.engine.metrics
+        self.prices = self.engine.prices
         self.webhook_endpoints = self.engine.webhook_endpoints
         """``client.webhook_endpoints`` on the engine (create returns the signing secret)."""
         self.wire.webhooks.bind(

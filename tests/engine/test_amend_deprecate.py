@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helpers.time import US
 from orbsim import (
     ConstraintViolation,
     ManualClock,
@@ -22,7 +23,6 @@ from orbsim.models import Customer
 
 NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
 TS = "2024-05-20T11:00:00Z"
-US = timedelta(microseconds=1)
 
 
 class World:
@@ -407,7 +407,7 @@ def test_a_deleted_customer_cannot_have_events_edited(action: str) -> None:
 )
 @pytest.mark.parametrize("action", ACTIONS)
 def test_an_active_subscription_is_required(
-    w: World, subscription: dict[str, str] | None, action: str
+    w: World, subscription: dict[str, Any] | None, action: str
 ) -> None:
     bob = w.customer("bob", subscribe=False)
     if subscription is not None:
@@ -525,9 +525,15 @@ LIMIT_SETTING = {"amend": "amend_limit", "deprecate": "deprecate_limit"}
 QUOTA_NAME = {"amend": "amendment", "deprecate": "deprecation"}
 
 
+def limited(action: str, limit: int, **settings: Any) -> World:
+    """A World whose quota for ``action`` is ``limit``."""
+    settings[LIMIT_SETTING[action]] = limit
+    return World(**settings)
+
+
 @pytest.mark.parametrize("action", ACTIONS)
 def test_the_limit_th_request_is_allowed_and_the_next_is_refused(action: str) -> None:
-    w = World(**{LIMIT_SETTING[action]: 3})
+    w = limited(action, 3)
     for key in ("a", "b", "c", "d"):
         w.ingest(key)
 
@@ -548,7 +554,7 @@ def test_the_limit_th_request_is_allowed_and_the_next_is_refused(action: str) ->
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_a_limit_of_zero_refuses_the_first_request(action: str) -> None:
-    w = World(**{LIMIT_SETTING[action]: 0})
+    w = limited(action, 0)
     w.ingest("a")
 
     with pytest.raises(TooManyRequests, match="already has 0"):
@@ -594,7 +600,7 @@ def test_amend_and_deprecate_are_counted_separately() -> None:
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_quotas_are_per_customer(action: str) -> None:
-    w = World(**{LIMIT_SETTING[action]: 1})
+    w = limited(action, 1)
     globex = w.customer("globex")
     w.ingest("acme-1")
     w.ingest("acme-2")
@@ -624,7 +630,7 @@ def test_quotas_are_per_customer(action: str) -> None:
     ],
 )
 def test_the_quota_window_rolls(action: str, elapsed: timedelta, allowed: bool) -> None:
-    w = World(**{LIMIT_SETTING[action]: 2}, quota_window=timedelta(hours=1))
+    w = limited(action, 2, quota_window=timedelta(hours=1))
     for key in ("a", "b", "c"):
         w.ingest(key)
     ACTIONS[action](w, "a")  # at 12:00

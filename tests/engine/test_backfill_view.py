@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from helpers.time import US, feb
 from orbsim import (
     ConstraintViolation,
     ManualClock,
@@ -33,11 +34,6 @@ from orbsim.models import Backfill
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 DELAY = timedelta(hours=1)
-US = timedelta(microseconds=1)
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 def event(
@@ -213,6 +209,12 @@ def test_a_customer_scoped_replace_leaves_other_customers_alone(world: World, by
         ("region = 'EU'", set()),  # case-sensitive
         ("TRUE", IN_FRAME),
         ("FALSE", set()),
+        # the built-in columns and the rest of the computed-property language
+        ("event_name = 'api_call'", IN_FRAME),
+        ("event_name = 'login'", set()),
+        ("timestamp < TIMESTAMP '2024-02-04T00:00:00Z'", {"a-eu", "b-eu", "a-us"}),
+        ("lower(COALESCE(region, 'EU')) = 'eu'", {"a-eu", "a-alias", "b-eu", "a-none", "b-none"}),
+        ("CASE WHEN region = 'us' THEN TRUE ELSE FALSE END", {"a-us"}),
     ],
 )
 def test_deprecation_filter_hides_only_what_it_matches(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from helpers.time import US, feb
 from orbsim import (
     ConstraintViolation,
     ManualClock,
@@ -28,12 +29,7 @@ from orbsim.models import Backfill
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 DELAY = timedelta(hours=1)
-US = timedelta(microseconds=1)
 GRACE_BOUNDARY = START - timedelta(hours=12)  # 2024-02-29T12:00:00Z
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 def event(key: str, timestamp: datetime, customer: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -66,13 +62,14 @@ def make_sim(delay: timedelta = timedelta(0)) -> tuple[OrbSim, ManualClock]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
+def clock_start() -> datetime:
+    return START
 
 
 @pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock, settings=_settings(timedelta(0)))
+def sim(clock: ManualClock, sim_seed: int) -> OrbSim:
+    """The shared ``sim``, with immediate reflection (see ``_settings``)."""
+    return OrbSim(clock=clock, seed=sim_seed, settings=_settings(timedelta(0)))
 
 
 @pytest.fixture
@@ -371,7 +368,9 @@ def test_overlap_matrix(
     globex(sim)
     existing_id = reach(sim, clock, state, **scope_kwargs(sim, existing))
     before = everything(sim)
-    create = dict(timeframe_start=feb(5), timeframe_end=feb(12), **scope_kwargs(sim, new))
+    create: dict[str, Any] = dict(
+        timeframe_start=feb(5), timeframe_end=feb(12), **scope_kwargs(sim, new)
+    )
 
     if collide and BLOCKS[state]:
         status = "pending" if state in ("open", "closed") else state
@@ -553,15 +552,15 @@ REFUSED: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ),
     (
         "unsupported function in the filter",
-        dict(deprecation_filter="UPPER(region) = 'EU'"),
+        dict(deprecation_filter="SUBSTR(region, 1, 2) = 'EU'"),
         RequestValidationError,
-        "unsupported syntax in deprecation_filter: function call UPPER",
+        "unsupported syntax in deprecation_filter: function call SUBSTR",
     ),
     (
-        "arithmetic in the filter",
-        dict(deprecation_filter="amount + 1 > 2"),
+        "unsupported arithmetic in the filter",
+        dict(deprecation_filter="POWER(amount, 2) > 2"),
         RequestValidationError,
-        "arithmetic operator +",
+        "arithmetic operator POWER",
     ),
     (
         "empty filter",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,17 +11,6 @@ from orbsim import ManualClock, OrbSim, RequestValidationError, ResourceNotFound
 from orbsim.models import Customer
 
 NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
-US = timedelta(microseconds=1)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
 
 
 def customer(sim: OrbSim, alias: str) -> Customer:

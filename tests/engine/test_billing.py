@@ -13,13 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orb.types
 import pytest
 from freezegun import freeze_time
-from pydantic import BaseModel
 
+from helpers.checks import sdk_parses, walk
+from helpers.time import US, local, utc
 from orbsim import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -29,31 +29,11 @@ from orbsim import (
     ResourceNotFound,
     Settings,
 )
-from orbsim.models import Customer, Plan
+from orbsim.models import BillingCadence, Customer, Plan
 
 NOW = "2024-05-20T12:00:00Z"
 TODAY = datetime(2024, 5, 20, tzinfo=UTC)
-US = timedelta(microseconds=1)
 FAR = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def local(tz: str, *args: int) -> datetime:
-    """Wall-clock time in ``tz``, as a UTC instant."""
-    return datetime(*args, tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
 
 
 @pytest.fixture
@@ -66,7 +46,9 @@ def plan(sim: OrbSim) -> Plan:
     return sim.plans.create(name="Pro", external_plan_id="pro")
 
 
-def subscribe(sim: OrbSim, customer: Customer, cadence: str = "monthly", **fields: Any) -> Any:
+def subscribe(
+    sim: OrbSim, customer: Customer, cadence: BillingCadence = "monthly", **fields: Any
+) -> Any:
     plan = sim.plans.create(name=f"{cadence} plan", billing_cadence=cadence)
     return sim.subscriptions.create(customer_id=customer.id, plan_id=plan.id, **fields)
 
@@ -83,32 +65,8 @@ def current(subscription: Any) -> tuple[datetime | None, datetime | None]:
     )
 
 
-def sdk_parses(model: BaseModel, sdk_type: type[Any]) -> dict[str, Any]:
-    """The JSON dump parses strictly with the SDK type and carries every key the SDK knows."""
-    data = model.model_dump(mode="json")
-    sdk_type.model_validate_json(json.dumps(data), strict=True)
-    assert set(sdk_type.model_fields) <= set(data)
-    return data
-
-
 def subscription_ids(sim: OrbSim, **filters: Any) -> list[str]:
     return [s.id for s in sim.subscriptions.list(limit=100, **filters).data]
-
-
-def walk(list_page: Callable[..., Any], limit: int) -> tuple[list[str], int]:
-    """Follow cursors to the end; return every id seen and the number of pages."""
-    ids: list[str] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = list_page(limit=limit, cursor=cursor)
-        pages += 1
-        ids += [item.id for item in page.data]
-        meta = page.pagination_metadata
-        assert meta.has_more == (meta.next_cursor is not None)
-        if meta.next_cursor is None:
-            return ids, pages
-        cursor = meta.next_cursor
 
 
 # --------------------------------------------------------------------------------------------------
@@ -132,7 +90,7 @@ def test_plan_defaults_parse_with_the_sdk(sim: OrbSim) -> None:
 
 
 @pytest.mark.parametrize("cadence", ["monthly", "quarterly", "semi_annual", "annual"])
-def test_plan_cadences(sim: OrbSim, cadence: str) -> None:
+def test_plan_cadences(sim: OrbSim, cadence: BillingCadence) -> None:
     assert sim.plans.create(name="P", billing_cadence=cadence).billing_cadence == cadence
 
 
@@ -224,7 +182,9 @@ def test_plan_list_limit_bounds(sim: OrbSim, limit: int) -> None:
 def test_subscribe_by_id_or_external_id(
     sim: OrbSim, customer: Customer, plan: Plan, ids: dict[str, str]
 ) -> None:
-    body = {key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in ids.items()}
+    body: dict[str, Any] = {
+        key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in ids.items()
+    }
 
     created = sim.subscriptions.create(**body)
 
@@ -304,7 +264,7 @@ def test_subscribe_needs_exactly_one_customer_one_plan_and_a_valid_body(
     ],
 )
 def test_subscribe_to_unknown_customer_or_plan_is_not_found(
-    sim: OrbSim, customer: Customer, plan: Plan, body: dict[str, str], message: str
+    sim: OrbSim, customer: Customer, plan: Plan, body: dict[str, Any], message: str
 ) -> None:
     body = {
         key: {"<customer>": customer.id, "<plan>": plan.id}.get(v, v) for key, v in body.items()
@@ -486,7 +446,7 @@ def test_current_billing_period_per_cadence(
     sim: OrbSim,
     clock: ManualClock,
     customer: Customer,
-    cadence: str,
+    cadence: BillingCadence,
     first_end: datetime,
     later: tuple[datetime, datetime],
 ) -> None:
@@ -625,7 +585,7 @@ def test_monthly_alignment(
 def test_longer_cadences(
     sim: OrbSim,
     customer: Customer,
-    cadence: str,
+    cadence: BillingCadence,
     start: datetime,
     options: dict[str, Any],
     expected: list[datetime],
@@ -762,12 +722,13 @@ def portfolio(sim: OrbSim, clock: ManualClock) -> dict[str, str]:
     p = sim.plans.create(name="P", external_plan_id="p")
     q = sim.plans.create(name="Q", external_plan_id="q")
     ids = {"a": a.id, "b": b.id, "p": p.id, "q": q.id}
-    for name, (cust, plan, extra) in {
+    cases: dict[str, tuple[Customer, Plan, dict[str, Any]]] = {
         "s1": (a, p, {}),
         "s2": (a, q, {}),
         "s3": (b, p, {"start_date": utc(2024, 9, 1)}),
         "s4": (b, q, {"start_date": utc(2024, 1, 1), "end_date": utc(2024, 2, 1)}),
-    }.items():
+    }
+    for name, (cust, plan, extra) in cases.items():
         ids[name] = sim.subscriptions.create(customer_id=cust.id, plan_id=plan.id, **extra).id
         clock.advance(seconds=1)
     return ids

@@ -14,6 +14,7 @@ from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.time import US
 from orbsim import (
     ManualClock,
     OrbSim,
@@ -25,7 +26,6 @@ from orbsim.models import Customer
 
 NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
 TS = "2024-05-20T11:00:00Z"
-US = timedelta(microseconds=1)
 GRACE = timedelta(hours=12)
 FUTURE = timedelta(minutes=5)
 
@@ -43,16 +43,6 @@ def subscribed(sim: OrbSim, alias: str = "acme") -> Customer:
         customer_id=customer.id, plan_id=plan.id, start_date="2024-05-01T00:00:00Z"
     )
     return customer
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
 
 
 @pytest.fixture

@@ -11,20 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.time import US, local, utc
 from orbsim.engine.periods import CADENCE_MONTHS, BillingSchedule, Cadence, Period
 
-US = timedelta(microseconds=1)
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def utc(y: int, m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    """A UTC instant."""
-    return datetime(y, m, d, h, mi, tzinfo=UTC)
-
-
-def at(tz: str, y: int, m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    """Wall-clock time ``y-m-d h:mi`` in ``tz``, as a UTC instant."""
-    return datetime(y, m, d, h, mi, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def spans(schedule: BillingSchedule, count: int) -> list[tuple[datetime, datetime]]:
@@ -221,7 +211,7 @@ def test_anchor_month_without_anchor_day_is_rejected() -> None:
 
 def test_alignment_uses_the_start_local_date_not_utc() -> None:
     # 2024-01-31 20:00 in Los Angeles is already 2024-02-01 04:00 UTC.
-    start = at("America/Los_Angeles", 2024, 1, 31, 20)
+    start = local("America/Los_Angeles", 2024, 1, 31, 20)
     assert start.month == 2
     aligned = monthly(start, "America/Los_Angeles", align_to_start=True)
     assert (aligned.cycle_day, aligned.anchor_month) == (31, 1)
@@ -229,7 +219,7 @@ def test_alignment_uses_the_start_local_date_not_utc() -> None:
         start=start, timezone="America/Los_Angeles", cadence="quarterly"
     )
     assert quarterly.anchor_month == 1
-    assert next(quarterly.periods(FAR_FUTURE)).end == at("America/Los_Angeles", 2024, 4, 1)
+    assert next(quarterly.periods(FAR_FUTURE)).end == local("America/Los_Angeles", 2024, 4, 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,7 +228,7 @@ def test_alignment_uses_the_start_local_date_not_utc() -> None:
 
 
 def test_los_angeles_boundaries_at_0800_utc_in_winter_0700_in_summer() -> None:
-    schedule = monthly(at("America/Los_Angeles", 2024, 1, 15, 12), "America/Los_Angeles")
+    schedule = monthly(local("America/Los_Angeles", 2024, 1, 15, 12), "America/Los_Angeles")
     ends = [p.end for p in islice(schedule.periods(FAR_FUTURE), 12)]
     assert ends[:3] == [utc(2024, 2, 1, 8), utc(2024, 3, 1, 8), utc(2024, 4, 1, 7)]
     assert ends[9:12] == [utc(2024, 11, 1, 7), utc(2024, 12, 1, 8), utc(2025, 1, 1, 8)]
@@ -293,34 +283,34 @@ def test_skipped_calendar_day() -> None:
         # 23:30 on Jan 31 in New York is already February in UTC.
         (
             "America/New_York",
-            at("America/New_York", 2024, 1, 31, 23, 30),
+            local("America/New_York", 2024, 1, 31, 23, 30),
             Period(utc(2024, 1, 1, 5), utc(2024, 2, 1, 5)),
         ),
         (
             "America/New_York",
-            at("America/New_York", 2024, 2, 1),
+            local("America/New_York", 2024, 2, 1),
             Period(utc(2024, 2, 1, 5), utc(2024, 3, 1, 5)),
         ),
         # UTC+14: Mar 1 00:30 local is Feb 29 10:30 UTC.
         (
             "Pacific/Kiritimati",
-            at("Pacific/Kiritimati", 2024, 3, 1, 0, 30),
+            local("Pacific/Kiritimati", 2024, 3, 1, 0, 30),
             Period(utc(2024, 2, 29, 10), utc(2024, 3, 31, 10)),
         ),
         (
             "Pacific/Kiritimati",
-            at("Pacific/Kiritimati", 2024, 2, 29, 23, 59),
+            local("Pacific/Kiritimati", 2024, 2, 29, 23, 59),
             Period(utc(2024, 1, 31, 10), utc(2024, 2, 29, 10)),
         ),
         # UTC-11: Feb 29 23:30 local is Mar 1 10:30 UTC.
         (
             "Pacific/Pago_Pago",
-            at("Pacific/Pago_Pago", 2024, 2, 29, 23, 30),
+            local("Pacific/Pago_Pago", 2024, 2, 29, 23, 30),
             Period(utc(2024, 2, 1, 11), utc(2024, 3, 1, 11)),
         ),
         (
             "Pacific/Pago_Pago",
-            at("Pacific/Pago_Pago", 2024, 3, 1),
+            local("Pacific/Pago_Pago", 2024, 3, 1),
             Period(utc(2024, 3, 1, 11), utc(2024, 4, 1, 11)),
         ),
     ],
@@ -336,14 +326,14 @@ def test_period_at_near_local_month_edges(tz: str, instant: datetime, expected: 
 
 def test_aligned_31st_near_month_edges_in_new_york() -> None:
     schedule = monthly(
-        at("America/New_York", 2024, 1, 31, 9), "America/New_York", align_to_start=True
+        local("America/New_York", 2024, 1, 31, 9), "America/New_York", align_to_start=True
     )
     # 23:30 local on Apr 30 is after the clamped Apr 30 boundary; 23:30 on Mar 30 is before Mar 31.
-    assert schedule.period_at(at("America/New_York", 2024, 4, 30, 23, 30)) == Period(
-        at("America/New_York", 2024, 4, 30), at("America/New_York", 2024, 5, 31)
+    assert schedule.period_at(local("America/New_York", 2024, 4, 30, 23, 30)) == Period(
+        local("America/New_York", 2024, 4, 30), local("America/New_York", 2024, 5, 31)
     )
-    assert schedule.period_at(at("America/New_York", 2024, 3, 30, 23, 30)) == Period(
-        at("America/New_York", 2024, 2, 29), at("America/New_York", 2024, 3, 31)
+    assert schedule.period_at(local("America/New_York", 2024, 3, 30, 23, 30)) == Period(
+        local("America/New_York", 2024, 2, 29), local("America/New_York", 2024, 3, 31)
     )
 
 

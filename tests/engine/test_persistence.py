@@ -27,6 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant
 
+from helpers.time import feb
 from orbsim import ManualClock, OrbError, OrbSim, Settings, SystemClock, statefile
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import StoredEvent
@@ -35,10 +36,6 @@ from orbsim.testing import OrbStateMachine
 
 DELAY = timedelta(hours=1)
 WIDE = {"timeframe_start": "2000-01-01T00:00:00Z", "timeframe_end": "2100-01-01T00:00:00Z"}
-
-
-def feb(day: int, hour: int = 0) -> datetime:
-    return datetime(2024, 2, day, hour, tzinfo=UTC)
 
 
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)
@@ -587,6 +584,9 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "events",
         "amend_quota",
         "deprecate_quota",
+        "items",
+        "metrics",
+        "prices",
         "webhooks",
     ]
     assert state["webhooks"]["endpoints"] == []
@@ -734,20 +734,21 @@ class Item:
 
 @dataclass(eq=False)
 class StateWithItems(AccountState):
-    items: dict[str, Item] = field(default_factory=dict)
+    widgets: dict[str, Item] = field(default_factory=dict)
 
 
 def test_a_new_state_field_is_copied_and_persisted_without_codec_code() -> None:
     state = StateWithItems.fresh(Settings(), seed=3)
     assert isinstance(state, StateWithItems)
-    state.items["i1"] = Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])
+    state.widgets["i1"] = Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])
 
     copied = state.copy()
-    state.items["i1"].tags.append("changed")
-    assert copied.items == {"i1": Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])}
+    assert isinstance(copied, StateWithItems)
+    state.widgets["i1"].tags.append("changed")
+    assert copied.widgets == {"i1": Item("i1", "Seat", MARCH, Decimal("1.10"), ["a"])}
 
     document = statefile.encode(state, taken_at=MARCH, manual_clock=True)
-    assert document["state"]["items"] == {
+    assert document["state"]["widgets"] == {
         "i1": {
             "id": "i1",
             "name": "Seat",
@@ -758,8 +759,8 @@ def test_a_new_state_field_is_copied_and_persisted_without_codec_code() -> None:
     }
     loaded = statefile.decode(json.loads(json.dumps(document)), StateWithItems).state
     assert isinstance(loaded, StateWithItems)
-    assert loaded.items == state.items
-    assert isinstance(loaded.items["i1"].price, Decimal)
+    assert loaded.widgets == state.widgets
+    assert isinstance(loaded.widgets["i1"].price, Decimal)
 
 
 def test_a_state_file_without_a_newer_field_loads_with_its_default() -> None:

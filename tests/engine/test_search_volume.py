@@ -7,21 +7,11 @@ from typing import Any
 
 import pytest
 
+from helpers.time import US
 from orbsim import ManualClock, OrbSim, RequestValidationError
 from orbsim.models import Customer
 
 NOW = datetime(2024, 5, 20, 12, tzinfo=UTC)
-US = timedelta(microseconds=1)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import pydantic_core
 import pytest
-from orb._models import validate_type
 from orb.types.backfill_reflected_webhook_event import BackfillReflectedWebhookEvent
 from orb.types.customer_created_webhook_event import CustomerCreatedWebhookEvent
 from orb.types.customer_edited_webhook_event import CustomerEditedWebhookEvent
@@ -28,7 +27,8 @@ from orb.types.webhooks.subscription_created_standard_webhook_event import (
 )
 from orb.types.webhooks.unwrap_standard_webhook_event import UnwrapStandardWebhookEvent
 
-from orbsim import ManualClock, OrbSim
+from helpers.sdk import sdk_validate
+from orbsim import OrbSim
 from orbsim.engine.webhooks import (
     EVENT_KINDS,
     INVOICE_STANDARD_DROPPED,
@@ -50,8 +50,8 @@ START = datetime(2024, 5, 15, 12, 30, 15, 250_000, tzinfo=UTC)
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return OrbSim(clock=ManualClock(START))
+def clock_start() -> datetime:
+    return START
 
 
 def body(state_event: Any, style: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_expanded_payloads_validate_strictly_against_the_sdk_types(sim: OrbSim) 
         ),
         state.emit("resource_event.test", at=START, new_id=new_id, properties={"message": "hello"}),
     ]
-    types = [
+    types: list[Any] = [
         CustomerCreatedWebhookEvent,
         CustomerEditedWebhookEvent,
         SubscriptionStartedWebhookEvent,
@@ -124,11 +124,12 @@ def test_expanded_payloads_validate_strictly_against_the_sdk_types(sim: OrbSim) 
         ResourceEventTestWebhookEvent,
     ]
     for event, sdk_type in zip(emitted, types, strict=True):
+        assert event is not None
         payload = body(event, "expanded")
-        parsed = validate_type(type_=sdk_type, value=payload)
+        parsed = sdk_validate(sdk_type, payload)
         assert parsed.type == event.type and parsed.payload_style == "expanded"
-        assert type(validate_type(type_=UnwrapWebhookEvent, value=payload)) is sdk_type
-    edited = validate_type(type_=CustomerEditedWebhookEvent, value=body(emitted[1], "expanded"))
+        assert type(sdk_validate(UnwrapWebhookEvent, payload)) is sdk_type
+    edited = sdk_validate(CustomerEditedWebhookEvent, body(emitted[1], "expanded"))
     assert edited.properties.previous_attributes.email == "old@acme.test"
     started = body(emitted[2], "expanded")
     assert started["subscription"]["customer"]["name"] == "Acme"  # the whole customer
@@ -155,7 +156,7 @@ def test_standard_style_minifies_subscriptions(sim: OrbSim) -> None:
         "subscription.created", at=START, new_id=ids(), resource=subscription
     )
     payload = body(event, "standard")
-    parsed = validate_type(type_=SubscriptionCreatedStandardWebhookEvent, value=payload)
+    parsed = sdk_validate(SubscriptionCreatedStandardWebhookEvent, payload)
     assert parsed.payload_style == "standard"
     assert payload["subscription"] == {
         "id": subscription.id,
@@ -168,7 +169,7 @@ def test_standard_style_minifies_subscriptions(sim: OrbSim) -> None:
         "start_date": payload["subscription"]["start_date"],
         "status": "active",
     }
-    assert type(validate_type(type_=UnwrapStandardWebhookEvent, value=payload)).__name__ == (
+    assert type(sdk_validate(UnwrapStandardWebhookEvent, payload)).__name__ == (
         "SubscriptionCreatedStandardWebhookEvent"
     )
 
@@ -182,7 +183,7 @@ def test_standard_style_sends_customers_and_backfills_whole(sim: OrbSim) -> None
     )
     assert event is not None
     payload = body(event, "standard")
-    validate_type(type_=BackfillRevertedStandardWebhookEvent, value=payload)
+    sdk_validate(BackfillRevertedStandardWebhookEvent, payload)
     assert payload["backfill"] == body(event, "expanded")["backfill"]
 
 
@@ -245,13 +246,13 @@ def test_emit_targets_only_enabled_subscribed_endpoints_oldest_first(sim: OrbSim
 def test_emit_without_subscribers_records_nothing(sim: OrbSim) -> None:
     customer, _ = customer_and_subscription(sim)
     state = WebhookState()
-    calls = []
-    assert (
-        state.emit(
-            "customer.created", at=START, new_id=lambda: calls.append(1) or "x", resource=customer
-        )
-        is None
-    )
+    calls: list[int] = []
+
+    def new_id() -> str:
+        calls.append(1)
+        return "x"
+
+    assert state.emit("customer.created", at=START, new_id=new_id, resource=customer) is None
     assert calls == [] and state.drain() == [] and state.emitted == 0
     state = state_with("expanded")
     state.endpoints["we_1"].enabled_event_types = ("backfill.reflected",)

@@ -37,22 +37,24 @@ def _tests_in(source: str) -> int:
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_example_file(path: Path, pytester: pytest.Pytester, run_inner: Run):
+def test_example_file(path: Path, pytester: pytest.Pytester, run_inner: Run) -> None:
     source = path.read_text()
     pytester.makepyfile(**{f"test_{path.stem}": source})
     run_inner("-p", "asyncio", passed=_tests_in(source))
 
 
 @pytest.mark.parametrize(("label", "source"), DOC_BLOCKS, ids=[label for label, _ in DOC_BLOCKS])
-def test_docs_pytest_example(label: str, source: str, pytester: pytest.Pytester, run_inner: Run):
+def test_docs_pytest_example(
+    label: str, source: str, pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(test_docs_example=source)
     run_inner("-p", "asyncio", passed=_tests_in(source))
 
 
-def test_docs_have_pytest_examples():
+def test_docs_have_pytest_examples() -> None:
     assert len(DOC_BLOCKS) >= 7
     assert any(label.startswith("README.md") for label, _ in DOC_BLOCKS)
 
 
-def test_examples_exist():
+def test_examples_exist() -> None:
     assert len(FILES) >= 4

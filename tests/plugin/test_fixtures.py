@@ -11,7 +11,9 @@ pytest_plugins = ["pytester"]
 Run = Callable[..., pytest.RunResult]
 
 
-def test_orb_sim_is_fresh_seeded_and_on_the_system_clock(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_sim_is_fresh_seeded_and_on_the_system_clock(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         from orbsim import OrbSim, Settings, SystemClock
@@ -29,7 +31,9 @@ def test_orb_sim_is_fresh_seeded_and_on_the_system_clock(pytester: pytest.Pytest
     run_inner(passed=1)
 
 
-def test_orb_client_is_a_strict_in_process_sdk_client(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_client_is_a_strict_in_process_sdk_client(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         import orb
@@ -45,7 +49,7 @@ def test_orb_client_is_a_strict_in_process_sdk_client(pytester: pytest.Pytester,
     run_inner(passed=1)
 
 
-def test_orb_async_client_under_pytest_asyncio(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_async_client_under_pytest_asyncio(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import asyncio
@@ -70,7 +74,7 @@ def test_orb_async_client_under_pytest_asyncio(pytester: pytest.Pytester, run_in
     run_inner("-p", "asyncio", passed=2)
 
 
-def test_orb_server_serves_the_sim_and_stops(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_server_serves_the_sim_and_stops(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import orb
@@ -95,7 +99,7 @@ def test_orb_server_serves_the_sim_and_stops(pytester: pytest.Pytester, run_inne
 
 def test_orb_env_lets_unconfigured_clients_reach_the_sim(
     pytester: pytest.Pytester, run_inner: Run, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     pytester.makepyfile(
         """
         import os
@@ -125,7 +129,7 @@ def test_orb_env_lets_unconfigured_clients_reach_the_sim(
     run_inner(passed=2)
 
 
-def test_orb_customer_factory(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_customer_factory(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         from datetime import datetime, UTC
@@ -161,12 +165,29 @@ def test_orb_customer_factory(pytester: pytest.Pytester, run_inner: Run):
             first, second = orb_customer(alias="a"), orb_customer(alias="b")
             assert first.id != second.id
             assert len(orb_sim.customers.list().data) == 2
+            assert first.metric is None and first.price is None and first.plan.prices == []
+
+        def test_with_a_metric_and_a_price(orb_customer, orb_sim, orb_time):
+            made = orb_customer(
+                metric_sql="SELECT SUM(n) FROM events WHERE event_name = 'x'",
+                price={"model_type": "package",
+                       "package_config": {"package_amount": "5", "package_size": 10}},
+            )
+            assert made.price["model_type"] == "package"
+            assert made.price["billable_metric"] == {"id": made.metric.id}
+            orb_sim.events.ingest(events=[{
+                "idempotency_key": "e1", "event_name": "x", "customer_id": made.id,
+                "timestamp": "2024-05-20T00:30:00Z", "properties": {"n": 11}}])
+            usage = orb_sim.subscriptions.fetch_usage(made.subscription.id).data
+            assert [u.usage[0].quantity for u in usage] == [11]
+            costs = orb_sim.subscriptions.fetch_costs(made.subscription.id).data
+            assert costs[-1].total == "10.00"  # two packages of ten
         """
     )
-    run_inner(passed=3)
+    run_inner(passed=4)
 
 
-def test_tests_do_not_share_state(pytester: pytest.Pytester, run_inner: Run):
+def test_tests_do_not_share_state(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -187,7 +208,7 @@ def test_tests_do_not_share_state(pytester: pytest.Pytester, run_inner: Run):
     run_inner(passed=3)
 
 
-def test_safe_under_xdist(pytester: pytest.Pytester, run_inner: Run):
+def test_safe_under_xdist(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import os
@@ -209,7 +230,7 @@ def test_safe_under_xdist(pytester: pytest.Pytester, run_inner: Run):
     run_inner("-p", "xdist", "-n", "2", subprocess=True, passed=6)
 
 
-def test_clients_use_an_accepted_key(pytester: pytest.Pytester, run_inner: Run):
+def test_clients_use_an_accepted_key(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import orb

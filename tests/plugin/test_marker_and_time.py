@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 Run = Callable[..., pytest.RunResult]
 
 
-def test_marker_overrides_settings(pytester: pytest.Pytester, run_inner: Run):
+def test_marker_overrides_settings(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         from datetime import timedelta
@@ -40,12 +40,14 @@ def test_marker_overrides_settings(pytester: pytest.Pytester, run_inner: Run):
     run_inner("--strict-markers", passed=4)
 
 
-def test_marker_is_registered(pytester: pytest.Pytester, run_inner: Run):
+def test_marker_is_registered(pytester: pytest.Pytester, run_inner: Run) -> None:
     result = run_inner("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.orbsim(**settings)*"])
 
 
-def test_unknown_setting_fails_with_the_valid_names(pytester: pytest.Pytester, run_inner: Run):
+def test_unknown_setting_fails_with_the_valid_names(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -64,7 +66,9 @@ def test_unknown_setting_fails_with_the_valid_names(pytester: pytest.Pytester, r
     )
 
 
-def test_unknown_setting_fails_for_orb_time_alone(pytester: pytest.Pytester, run_inner: Run):
+def test_unknown_setting_fails_for_orb_time_alone(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -77,7 +81,7 @@ def test_unknown_setting_fails_for_orb_time_alone(pytester: pytest.Pytester, run
     run_inner(errors=1).stdout.fnmatch_lines(["*unknown setting(s) nowww; valid names:*"])
 
 
-def test_invalid_values_and_positional_arguments(pytester: pytest.Pytester, run_inner: Run):
+def test_invalid_values_and_positional_arguments(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -105,7 +109,9 @@ def test_invalid_values_and_positional_arguments(pytester: pytest.Pytester, run_
     )
 
 
-def test_orb_time_moves_the_sim_and_the_test_together(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_time_moves_the_sim_and_the_test_together(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         import time
@@ -154,7 +160,7 @@ def test_orb_time_moves_the_sim_and_the_test_together(pytester: pytest.Pytester,
     run_inner(passed=4)
 
 
-def test_orb_time_start_comes_from_the_marker(pytester: pytest.Pytester, run_inner: Run):
+def test_orb_time_start_comes_from_the_marker(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         from datetime import UTC, datetime
@@ -181,7 +187,7 @@ def test_orb_time_start_comes_from_the_marker(pytester: pytest.Pytester, run_inn
     run_inner(passed=4)
 
 
-def test_sdk_models_parse_under_frozen_time(pytester: pytest.Pytester, run_inner: Run):
+def test_sdk_models_parse_under_frozen_time(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         from datetime import UTC, datetime
@@ -229,7 +235,7 @@ def test_sdk_models_parse_under_frozen_time(pytester: pytest.Pytester, run_inner
     run_inner(passed=4)
 
 
-def test_pytest_durations_stay_real(pytester: pytest.Pytester, run_inner: Run):
+def test_pytest_durations_stay_real(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         import time

@@ -39,7 +39,7 @@ def test_fails_without_the_sim():
 """
 
 
-def test_failing_tests_show_requests_and_errors(pytester: pytest.Pytester, run_inner: Run):
+def test_failing_tests_show_requests_and_errors(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(FAILING)
     result = run_inner("-rA", passed=1, failed=3)
     output = result.stdout.str()
@@ -72,7 +72,7 @@ def test_failing_tests_show_requests_and_errors(pytester: pytest.Pytester, run_i
     assert output.count("- orbsim -") == 2
 
 
-def test_report_keeps_the_last_requests(pytester: pytest.Pytester, run_inner: Run):
+def test_report_keeps_the_last_requests(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(
         """
         def test_many(orb_client):
@@ -96,7 +96,9 @@ def test_report_keeps_the_last_requests(pytester: pytest.Pytester, run_inner: Ru
     assert "missing-4 ->" not in result.stdout.str()
 
 
-def test_errors_are_only_recorded_during_the_test(pytester: pytest.Pytester, run_inner: Run):
+def test_errors_are_only_recorded_during_the_test(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makepyfile(
         """
         from orbsim import OrbError, ResourceNotFound
@@ -121,12 +123,14 @@ def test_uses(orb_sim, orb_time):
 """
 
 
-def test_loaded_by_the_entry_point(pytester: pytest.Pytester, run_inner: Run):
+def test_loaded_by_the_entry_point(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(USES_FIXTURE)
     run_inner(passed=1)
 
 
-def test_pytest_plugins_alongside_the_entry_point(pytester: pytest.Pytester, run_inner: Run):
+def test_pytest_plugins_alongside_the_entry_point(
+    pytester: pytest.Pytester, run_inner: Run
+) -> None:
     pytester.makeconftest('pytest_plugins = ["pytest_orbsim"]')
     pytester.makepyfile(USES_FIXTURE)
     run_inner(passed=1)
@@ -134,19 +138,19 @@ def test_pytest_plugins_alongside_the_entry_point(pytester: pytest.Pytester, run
 
 def test_pytest_plugins_without_the_entry_point(
     pytester: pytest.Pytester, run_inner: Run, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest('pytest_plugins = ["pytest_orbsim"]')
     pytester.makepyfile(USES_FIXTURE)
     run_inner(passed=1)
 
 
-def test_dash_p_alongside_the_entry_point(pytester: pytest.Pytester, run_inner: Run):
+def test_dash_p_alongside_the_entry_point(pytester: pytest.Pytester, run_inner: Run) -> None:
     pytester.makepyfile(USES_FIXTURE)
     run_inner("-p", "pytest_orbsim", passed=1)
 
 
-def test_disabled_means_no_fixtures(pytester: pytest.Pytester, run_inner: Run):
+def test_disabled_means_no_fixtures(pytester: pytest.Pytester, run_inner: Run) -> None:
     """``-p no:orbsim`` blocks ``pytest_orbsim`` too (pytest blocks both spellings)."""
     pytester.makeconftest('pytest_plugins = ["pytest_orbsim"]')
     pytester.makepyfile(USES_FIXTURE)

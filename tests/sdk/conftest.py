@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from sdkkit import START, CountingTransport
 
-from orbsim import ManualClock, OrbSim
+from helpers.sdk import START, CountingTransport, unit_price
+from orbsim import OrbSim
 
 pytest.importorskip("orb")
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> OrbSim:
-    return OrbSim(clock=clock)
+def clock_start() -> datetime:
+    """The SDK tests' clock starts at ``helpers.sdk.START``."""
+    return START
 
 
 @pytest.fixture
@@ -49,7 +46,7 @@ def subscribed(client: Any, customer: Any) -> Any:
         name="Usage",
         currency="USD",
         external_plan_id="usage",
-        prices=[{"price": {"cadence": "monthly", "name": "calls", "model_type": "unit"}}],
+        prices=[{"price": unit_price(client, "monthly")}],
     )
     client.subscriptions.create(customer_id=customer.id, plan_id=plan.id)
     return customer

@@ -10,8 +10,8 @@ import httpx
 import orb
 import pytest
 import pytest_asyncio
-from sdkkit import START, event
 
+from helpers.sdk import START, event
 from orbsim import ManualClock, OrbSim, Settings
 
 
@@ -71,7 +71,7 @@ async def test_every_endpoint(aclient: Any, sim: OrbSim, clock: ManualClock) -> 
     assert [v.count for v in volume.data] == [1]
     assert (await aclient.events.deprecate("e1")).deprecated == "e1"
 
-    window = {
+    window: dict[str, Any] = {
         "timeframe_start": START - timedelta(days=3),
         "timeframe_end": START - timedelta(days=2),
     }
@@ -95,8 +95,10 @@ async def test_errors(aclient: Any, acounting: AsyncCounting) -> None:
         await aclient.get("/nope", cast_to=object)
     with pytest.raises(orb.RequestValidationError) as caught:
         await aclient.events.ingest(events=[{"event_name": "x"}])
-    assert caught.value.body["validation_failed"][0]["idempotency_key"] == "events[0]"
-    window = {
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["validation_failed"][0]["idempotency_key"] == "events[0]"
+    window: dict[str, Any] = {
         "timeframe_start": START - timedelta(days=3),
         "timeframe_end": START - timedelta(days=2),
     }
@@ -164,7 +166,10 @@ async def test_more_errors_without_retries() -> None:
         assert len(counting.requests) == before + 1
         with pytest.raises(orb.RequestTooLarge):
             await client.customers.create(name="x" * 400, email="a@x.test")
-        window = {"timeframe_start": START - timedelta(days=3), "timeframe_end": START}
+        window: dict[str, Any] = {
+            "timeframe_start": START - timedelta(days=3),
+            "timeframe_end": START,
+        }
         with pytest.raises(orb.RequestValidationError):  # inside the grace period
             await client.events.backfills.create(**window)
         window["timeframe_end"] = START - timedelta(days=2)

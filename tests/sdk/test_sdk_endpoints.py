@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sdkkit import START, CountingTransport, event
+import orb
+import pytest
 
+from helpers.sdk import START, CountingTransport, event, unit_price
 from orbsim import ManualClock, OrbSim
 
 
@@ -61,7 +63,7 @@ def test_plans(client: Any) -> None:
         net_terms=30,
         default_invoice_memo="thanks",
         metadata={"k": "v"},
-        prices=[{"price": {"cadence": "annual", "name": "seat", "model_type": "unit"}}],
+        prices=[{"price": unit_price(client, "annual")}],
     )
     assert plan.invoicing_currency == "EUR"
     assert plan.net_terms == 30
@@ -70,6 +72,67 @@ def test_plans(client: Any) -> None:
     assert client.plans.fetch(plan.id) == plan
     assert client.plans.external_plan_id.fetch("pro") == plan
     assert [p.id for p in client.plans.list()] == [plan.id]
+
+
+def test_plans_update_the_fields_orb_lets_you_edit(client: Any, customer: Any) -> None:
+    plan = client.plans.create(
+        name="Pro", currency="USD", external_plan_id="pro", metadata={"a": "1", "b": "2"}, prices=[]
+    )
+    updated = client.plans.update(
+        plan.id, name="Pro 2", description="the better one", metadata={"a": None, "c": "3"}
+    )
+    assert (updated.name, updated.description) == ("Pro 2", "the better one")
+    assert updated.metadata == {"b": "2", "c": "3"}  # null removes a key, others merge
+    assert updated.currency == "USD" and updated.created_at == plan.created_at
+    renamed = client.plans.external_plan_id.update("pro", external_plan_id="pro-2024")
+    assert renamed.external_plan_id == "pro-2024"
+    assert client.plans.external_plan_id.fetch("pro-2024") == renamed
+    with pytest.raises(orb.NotFoundError):
+        client.plans.external_plan_id.fetch("pro")
+    subscription = client.subscriptions.create(customer_id=customer.id, plan_id=plan.id)
+    assert client.subscriptions.fetch(subscription.id).plan.name == "Pro 2"
+
+
+def test_plan_updates_that_orb_refuses(client: Any) -> None:
+    first = client.plans.create(name="A", currency="USD", external_plan_id="a", prices=[])
+    client.plans.create(name="B", currency="USD", external_plan_id="b", prices=[])
+    with pytest.raises(orb.BadRequestError, match="already belongs to plan"):
+        client.plans.update(first.id, external_plan_id="b")
+    with pytest.raises(orb.BadRequestError, match="name"):
+        client.plans.update(first.id, name="")
+    with pytest.raises(orb.BadRequestError, match="currency"):
+        client.plans.update(first.id, extra_body={"currency": "EUR"})  # immutable
+    with pytest.raises(orb.NotFoundError):
+        client.plans.update("no-such-plan", name="x")
+    assert client.plans.fetch(first.id) == first  # nothing changed
+
+
+def test_subscriptions_update_metadata_and_invoicing_fields(client: Any, customer: Any) -> None:
+    plan = client.plans.create(name="Usage", currency="USD", prices=[])
+    created = client.subscriptions.create(
+        customer_id=customer.id, plan_id=plan.id, metadata={"team": "a"}, net_terms=15
+    )
+    updated = client.subscriptions.update(
+        created.id,
+        metadata={"team": "b", "cost_center": "7"},
+        net_terms=30,
+        auto_collection=False,
+        auto_issuance=True,
+        default_invoice_memo="thanks",
+        invoicing_threshold="1000.00",
+    )
+    assert updated.metadata == {"team": "b", "cost_center": "7"}
+    assert (updated.net_terms, updated.auto_collection, updated.auto_issuance) == (30, False, True)
+    assert (updated.default_invoice_memo, updated.invoicing_threshold) == ("thanks", "1000.00")
+    assert client.subscriptions.fetch(created.id) == updated
+    cleared = client.subscriptions.update(created.id, metadata=None, net_terms=None)
+    assert cleared.metadata == {} and cleared.net_terms == 0
+    with pytest.raises(orb.BadRequestError, match="net_terms"):
+        client.subscriptions.update(created.id, net_terms=-1)
+    with pytest.raises(orb.BadRequestError, match="plan_id"):
+        client.subscriptions.update(created.id, extra_body={"plan_id": plan.id})  # not editable
+    with pytest.raises(orb.NotFoundError):
+        client.subscriptions.update("no-such-subscription", metadata={})
 
 
 def test_subscriptions(client: Any, customer: Any) -> None:

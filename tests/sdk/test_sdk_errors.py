@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import orb
 import pytest
-from sdkkit import START, CountingTransport, event
 
+from helpers.sdk import START, CountingTransport, event
 from orbsim import ManualClock, OrbSim, Settings
 
 
@@ -30,7 +30,7 @@ def test_constraint_violation(client: Any, counting: CountingTransport) -> None:
     with pytest.raises(orb.ConstraintViolation) as caught:
         client.events.backfills.close(backfill.id)
     assert caught.value.status_code == 400
-    assert "reverted" in caught.value.detail
+    assert "reverted" in str(caught.value.detail)
     assert len(counting.requests) == 3
 
 
@@ -38,7 +38,7 @@ def test_duplicate_resource_creation(client: Any, customer: Any) -> None:
     with pytest.raises(orb.DuplicateResourceCreation) as caught:
         client.customers.create(name="Other", email="o@x.test", external_customer_id="acme")
     assert caught.value.status_code == 400
-    assert customer.id in caught.value.detail
+    assert customer.id in str(caught.value.detail)
 
 
 def test_request_validation_error_on_ingest(client: Any, customer: Any, sim: OrbSim) -> None:
@@ -51,6 +51,7 @@ def test_request_validation_error_on_ingest(client: Any, customer: Any, sim: Orb
     error = caught.value
     assert error.status_code == 400
     assert error.validation_errors and all(isinstance(m, str) for m in error.validation_errors)
+    assert isinstance(error.body, dict)
     failed = error.body["validation_failed"]
     assert [f["idempotency_key"] for f in failed] == ["bad"]
     assert len(failed[0]["validation_errors"]) == 2
@@ -61,8 +62,8 @@ def test_request_validation_error_on_create(client: Any) -> None:
     with pytest.raises(orb.RequestValidationError) as caught:
         client.customers.create(name="", email="not-an-email")
     messages = caught.value.validation_errors
-    assert any(m.startswith("name") for m in messages)
-    assert any(m.startswith("email") for m in messages)
+    assert any(isinstance(m, str) and m.startswith("name") for m in messages)
+    assert any(isinstance(m, str) and m.startswith("email") for m in messages)
 
 
 def test_authentication_error_is_not_retried() -> None:
@@ -103,7 +104,7 @@ def test_url_not_found(client: Any, sim: OrbSim) -> None:
 def test_resource_conflict_on_overlapping_backfills_is_not_retried(
     client: Any, counting: CountingTransport
 ) -> None:
-    window = {
+    window: dict[str, Any] = {
         "timeframe_start": START - timedelta(days=5),
         "timeframe_end": START - timedelta(days=4),
     }

@@ -10,11 +10,14 @@ from typing import Any
 
 import orb
 import pytest
-from sdkkit import START, event
 
+from helpers.sdk import START, event
 from orbsim import ManualClock, OrbSim
 
-WINDOW = {"timeframe_start": START - timedelta(days=3), "timeframe_end": START - timedelta(days=2)}
+WINDOW: dict[str, Any] = {
+    "timeframe_start": START - timedelta(days=3),
+    "timeframe_end": START - timedelta(days=2),
+}
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sdkkit import event
 
+from helpers.sdk import event
 from orbsim import OrbSim, RequestValidationError
 
 orb = pytest.importorskip("orb")

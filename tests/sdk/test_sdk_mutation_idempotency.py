@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdkkit import START, event
-
+from helpers.sdk import START, event
 from orbsim import ManualClock, OrbSim, Settings
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import orb
 import pytest
-from sdkkit import START, CountingTransport
 
+from helpers.sdk import START, CountingTransport
 from orbsim import ManualClock, OrbSim
 
 
@@ -33,7 +33,10 @@ def test_backfill_pages_are_walked(client: Any) -> None:
     ids = []
     for i in range(5):
         start = START - timedelta(days=10 - i)
-        window = {"timeframe_start": start, "timeframe_end": start + timedelta(days=1)}
+        window: dict[str, Any] = {
+            "timeframe_start": start,
+            "timeframe_end": start + timedelta(days=1),
+        }
         ids.append(client.events.backfills.create(**window).id)
     assert [b.id for b in client.events.backfills.list(limit=2)] == ids[::-1]
     first = client.events.backfills.list(limit=2)
@@ -106,7 +109,7 @@ def test_sdk_retry_after_a_lost_response_does_not_duplicate(
     lossy = LoseFirstResponse(sim.transport())
     client = sim.client(_strict_response_validation=True, http_client=httpx.Client(transport=lossy))
     monkeypatch.setattr(client, "_calculate_retry_timeout", lambda *args, **kwargs: 0)
-    window = {
+    window: dict[str, Any] = {
         "timeframe_start": START - timedelta(days=3),
         "timeframe_end": START - timedelta(days=2),
     }

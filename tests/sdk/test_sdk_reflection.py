@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sdkkit import START, event
 
+from helpers.sdk import START, event
 from orbsim import ManualClock, OrbSim, Settings
 
 DAY = "2024-05-10T00:00:00Z"

@@ -5,16 +5,16 @@ simulated moment of each cause, and bad input."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import orb
 import pytest
-from orb._models import validate_type
 from orb.types.unwrap_webhook_event import UnwrapWebhookEvent
 from orb.types.webhooks.unwrap_standard_webhook_event import UnwrapStandardWebhookEvent
-from sdkkit import START, event
 
+from helpers.sdk import START, error_body, event, sdk_validate, unit_price
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.delivery import Mount, WebhookRequest
 
@@ -25,7 +25,7 @@ def unwrap(client: Any, request: WebhookRequest, secret: str) -> Any:
     """What a receiver does: verify and parse with the SDK, and (stricter than ``unwrap``, which
     only constructs) validate the payload against the SDK's union."""
     parsed = client.webhooks.unwrap(request.body, request.headers, secret=secret)
-    strict = validate_type(type_=UnwrapWebhookEvent, value=json.loads(request.body))
+    strict = sdk_validate(UnwrapWebhookEvent, json.loads(request.body))
     assert type(strict) is type(parsed)
     return parsed
 
@@ -45,7 +45,7 @@ def make_plan(client: Any, **fields: Any) -> Any:
     return client.plans.create(
         name="Usage",
         currency="USD",
-        prices=[{"price": {"cadence": "monthly", "name": "calls", "model_type": "unit"}}],
+        prices=[{"price": unit_price(client, "monthly")}],
         **fields,
     )
 
@@ -103,16 +103,17 @@ def test_update_enable_disable_list_delete(client: Any, clock: ManualClock) -> N
 
 
 def test_unknown_endpoint_ids_are_404(client: Any) -> None:
-    for call in (
+    calls: tuple[Callable[[], object], ...] = (
         lambda: client.webhook_endpoints.retrieve("nope"),
         lambda: client.webhook_endpoints.update("nope", url=HOOK),
         lambda: client.webhook_endpoints.delete("nope"),
         lambda: client.webhook_endpoints.enable("nope"),
         lambda: client.webhook_endpoints.disable("nope"),
-    ):
+    )
+    for call in calls:
         with pytest.raises(orb.NotFoundError) as info:
             call()
-        assert "WebhookEndpoint with identifier: nope" in info.value.body["detail"]
+        assert "WebhookEndpoint with identifier: nope" in error_body(info.value)["detail"]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,7 @@ def test_unknown_endpoint_ids_are_404(client: Any) -> None:
 def test_bad_urls_are_400_and_change_nothing(client: Any, url: str, words: str) -> None:
     with pytest.raises(orb.BadRequestError) as info:
         client.webhook_endpoints.create(url=url)
-    assert words in info.value.body["detail"]
+    assert words in error_body(info.value)["detail"]
     assert client.webhook_endpoints.list().data == []
     kept = client.webhook_endpoints.create(url=HOOK)
     with pytest.raises(orb.BadRequestError):
@@ -155,8 +156,8 @@ def test_more_than_20_endpoints_are_refused(client: Any) -> None:
         client.webhook_endpoints.create(url=f"http://localhost/{n}")
     with pytest.raises(orb.BadRequestError) as info:
         client.webhook_endpoints.create(url="http://localhost/20")
-    assert info.value.body["type"].endswith("400-constraint-violation")
-    assert "already has 20 webhook endpoints; at most 20" in info.value.body["detail"]
+    assert error_body(info.value)["type"].endswith("400-constraint-violation")
+    assert "already has 20 webhook endpoints; at most 20" in error_body(info.value)["detail"]
     client.webhook_endpoints.delete(client.webhook_endpoints.list().data[0].id)
     client.webhook_endpoints.create(url="http://localhost/20")  # room again
 
@@ -288,7 +289,7 @@ def test_standard_endpoints_get_standard_payloads(sim: OrbSim, client: Any, inbo
         parsed = client.webhooks.unwrap_standard(
             request.body, request.headers, secret=endpoint.secret
         )
-        validate_type(type_=UnwrapStandardWebhookEvent, value=request.json())
+        sdk_validate(UnwrapStandardWebhookEvent, request.json())
         assert parsed.payload_style == "standard"
     with pytest.raises(ValueError, match="payload_style 'standard'"):
         client.webhooks.unwrap(requests[0].body, requests[0].headers, secret=endpoint.secret)

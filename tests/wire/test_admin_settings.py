@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from wirekit import START, assert_problem, call, make_sim, payload
-
+from helpers.wire import START, assert_problem, call, make_sim, payload
 from orbsim import Settings
 
 

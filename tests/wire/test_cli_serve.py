@@ -2,83 +2,21 @@
 
 from __future__ import annotations
 
-import queue
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from helpers.served import TIMEOUT, Served
 from orbsim import Settings
 from orbsim.cli import main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-LISTENING = re.compile(r"^orbsim listening on (http://127\.0\.0\.1:(\d+)/v1)$")
-TIMEOUT = 20.0
-
-
-class Served:
-    """A running ``orbsim serve`` subprocess and the base URL it announced."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "orbsim.cli", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.stderr: str | None = None
-        assert self.process.stdout is not None
-        stdout = self.process.stdout
-        self.reader = threading.Thread(
-            target=lambda: [self.lines.put(line) for line in stdout], daemon=True
-        )
-        self.reader.start()
-        try:
-            first = self.lines.get(timeout=TIMEOUT).rstrip("\n")
-        except queue.Empty:
-            self.close()
-            pytest.fail("orbsim serve printed nothing")
-        match = LISTENING.match(first)
-        assert match, f"unexpected first line {first!r}"
-        self.base_url = match.group(1)
-        self.port = int(match.group(2))
-
-    def stop(self, sig: signal.Signals) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=TIMEOUT)
-
-    def close(self) -> str:
-        """Kill the process if still running, close its pipes; returns what it wrote to stderr."""
-        if self.stderr is not None:
-            return self.stderr
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=TIMEOUT)
-        self.reader.join(timeout=TIMEOUT)
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self.stderr = self.process.stderr.read()
-        self.process.stdout.close()
-        self.process.stderr.close()
-        return self.stderr
-
-
-@pytest.fixture
-def served() -> Iterator[Served]:
-    server = Served()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_serve_port_0_prints_real_port_answers_ping_and_exits_0_on_sigterm(
@@ -124,6 +62,20 @@ def test_serve_api_keys_and_grace_period() -> None:
                 },
             )
             assert response.status_code == 200, response.text
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        server.close()
+
+
+def test_serve_allow_host_accepts_a_named_host() -> None:
+    server = Served("--allow-host", "orbsim.test")
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http:
+            auth = {"Authorization": "Bearer x"}
+            assert http.get("/ping", headers={**auth, "Host": "orbsim.test:1"}).is_success
+            refused = http.get("/ping", headers={**auth, "Host": "elsewhere.test"})
+            assert refused.status_code == 400
+            assert "elsewhere.test" in refused.json()["detail"]
         assert server.stop(signal.SIGTERM) == 0
     finally:
         server.close()

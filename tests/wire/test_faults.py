@@ -8,8 +8,8 @@ import json
 
 import httpx
 import pytest
-from wirekit import AUTH, assert_problem, call, fingerprint, make_sim, payload, populate
 
+from helpers.wire import AUTH, assert_problem, call, fingerprint, make_sim, payload, populate
 from orbsim import OrbSim
 from orbsim.errors import TYPE_PREFIX
 from orbsim.wire.faults import Fault
@@ -85,11 +85,19 @@ def test_a_status_fault_changes_nothing() -> None:
     assert fingerprint(sim) == before
 
 
-def test_faults_fire_before_authentication() -> None:
+def test_an_unauthenticated_request_neither_fires_nor_uses_up_a_fault() -> None:
     sim = make_sim()
-    sim.faults.add(503)
-    assert call(sim, "GET", "/v1/ping", auth=False).status == 503
-    assert_problem(call(sim, "GET", "/v1/ping", auth=False), 401)
+    fault = sim.faults.add(503)
+    for kind in (503, "connect_error", "lost_response"):
+        sim.faults.clear()
+        fault = sim.faults.add(kind)
+        response = call(sim, "GET", "/v1/ping", auth=False)
+        assert response.transport_fault is None
+        assert_problem(response, 401)
+        assert fault.remaining == 1
+        assert sim.requests.last().fault is None
+    assert call(sim, "GET", "/v1/ping").transport_fault == "lost_response"
+    assert fault.remaining == 0
 
 
 @pytest.mark.parametrize("status", [401, 409, 413, 502, 504, 599])

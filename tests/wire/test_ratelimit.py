@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wirekit import START, assert_problem, call, fingerprint, make_sim, payload, populate
 
+from helpers.wire import START, assert_problem, call, fingerprint, make_sim, payload, populate
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireResponse
 from orbsim.wire.ratelimit import preset_category
@@ -191,13 +191,13 @@ def test_sdk_retries_a_rate_limit_and_gives_up_while_the_clock_stands_still() ->
     client = sim.client(_strict_response_validation=True)
     client.customers.create(name="a", email="a@example.com")
     sleeps: list[float] = []
-    original = client._calculate_retry_timeout
+    original: Any = client._calculate_retry_timeout
 
-    def recorded(*args: object, **kwargs: object) -> float:
+    def recorded(*args: Any, **kwargs: Any) -> float:
         sleeps.append(original(*args, **kwargs))
         return 0.0
 
-    client._calculate_retry_timeout = recorded
+    client._calculate_retry_timeout = recorded  # type: ignore[method-assign]  # a spy on the SDK
     with pytest.raises(orb.RateLimitError):
         client.customers.create(name="b", email="b@example.com")
     assert sleeps == [1.0, 1.0]  # retry-after-ms honoured (ManualClock: no time passes)
@@ -215,7 +215,7 @@ CUSTOMER = {"name": "Zed", "email": "zed@example.com"}
 def test_the_orb_presets_are_opt_in() -> None:
     assert Settings().rate_limit_preset is None
     with pytest.raises(ValueError, match="orb_test_mode"):
-        Settings(rate_limit_preset="orb_sandbox")  # type: ignore[arg-type]
+        Settings(rate_limit_preset="orb_sandbox")
 
 
 def test_test_mode_allows_5_writes_per_second_apart_from_reads() -> None:
@@ -300,29 +300,35 @@ def test_an_explicit_knob_applies_on_top_of_a_preset() -> None:
     assert "2 requests per second" in str(assert_limited(ping(sim), 500)["detail"])
 
 
-def test_sdk_waits_as_test_mode_tells_it_to() -> None:
+def test_sdk_waits_as_test_mode_tells_it_to(monkeypatch: pytest.MonkeyPatch) -> None:
     orb = pytest.importorskip("orb")
     sim = make_sim(rate_limit_preset="orb_test_mode")
     client = sim.client(_strict_response_validation=True)
     sleeps: list[float] = []
     original = client._calculate_retry_timeout
 
-    def recorded(*args: object, **kwargs: object) -> float:
+    def recorded(*args: Any, **kwargs: Any) -> float:
         sleeps.append(original(*args, **kwargs))
         return 0.0
 
-    client._calculate_retry_timeout = recorded
-    event: Any = {
-        "event_name": "api_call",
-        "external_customer_id": "acme",
-        "timestamp": START.isoformat(),
-        "properties": {},
-    }
+    monkeypatch.setattr(client, "_calculate_retry_timeout", recorded)
+
+    def batch(key: str) -> Any:
+        return [
+            {
+                "idempotency_key": key,
+                "event_name": "api_call",
+                "external_customer_id": "acme",
+                "timestamp": START.isoformat(),
+                "properties": {},
+            }
+        ]
+
     for i in range(10):
-        client.events.ingest(events=[{**event, "idempotency_key": f"e{i}"}])
+        client.events.ingest(events=batch(f"e{i}"))
     with pytest.raises(orb.RateLimitError):
-        client.events.ingest(events=[{**event, "idempotency_key": "e10"}])
+        client.events.ingest(events=batch("e10"))
     assert sleeps == [0.1, 0.1]  # retry-after-ms: 100 ms until the next ingest request
     clock_of(sim).advance(milliseconds=100)
-    client.events.ingest(events=[{**event, "idempotency_key": "e10"}])
+    client.events.ingest(events=batch("e10"))
     assert len(sim.events.search(event_ids=[f"e{i}" for i in range(11)]).data) == 11

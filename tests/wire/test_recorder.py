@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from wirekit import AUTH, START, call, make_sim, populate
 
+from helpers.wire import AUTH, START, call, make_sim, populate
 from orbsim import ManualClock, OrbSim
 
 CUSTOMER = {"name": "Zed", "email": "zed@example.com"}
@@ -286,3 +286,40 @@ def test_status_filter_in_assertions() -> None:
     sim.requests.assert_called("GET", "/customers/*", status=404, times=1)
     with pytest.raises(AssertionError, match=r"GET /customers/\* \(status 200\)"):
         sim.requests.assert_called("GET", "/customers/*", status=200)
+
+
+def test_large_bodies_are_kept_truncated_and_the_log_is_bounded_in_bytes() -> None:
+    sim = make_sim()
+    log = sim.requests
+    log.body_limit = 100
+    big = {"name": "x" * 500, "email": "big@example.com"}
+    call(sim, "POST", "/v1/customers", big)
+    record = log.last()
+    assert record.status == 201
+    assert record.body_truncated and record.body_size == len(json.dumps(big))
+    assert isinstance(record.body, str) and len(record.body) == 100  # the prefix, as text
+    assert log.bytes_kept <= 200
+    log.byte_limit = 1000
+    for n in range(50):
+        call(sim, "POST", "/v1/customers", {"name": f"n{n}", "email": f"n{n}@example.com"})
+    assert log.bytes_kept <= 1000
+    assert 0 < len(log) < 50  # the oldest went first
+    assert log.last().body == {"name": "n49", "email": "n49@example.com"}
+
+
+def test_a_refused_request_keeps_only_a_prefix_of_its_body() -> None:
+    sim = make_sim()
+    raw = b"x" * 100_000
+    call(sim, "POST", "/v1/ingest", raw=raw, auth=False)
+    record = sim.requests.last()
+    assert record.status == 401
+    assert record.body_size == 100_000 and record.body_truncated
+    assert len(record.body) == 1024
+    assert sim.requests.bytes_kept < 2048
+
+
+def test_log_limits_must_be_counts() -> None:
+    log = make_sim().requests
+    for name in ("limit", "byte_limit", "body_limit"):
+        with pytest.raises(ValueError, match=name):
+            setattr(log, name, -1)

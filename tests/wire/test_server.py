@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 import httpx
 import orb
 import pytest
+from orb.types.event_ingest_params import Event
 
+from helpers.sdk import sdk
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireRequest, WireResponse
 from orbsim.wire.server import OrbSimServer
@@ -27,32 +29,24 @@ def make_sim(seed: int = 7) -> OrbSim:
     return OrbSim(clock=ManualClock(START), seed=seed)
 
 
-def sdk(server: OrbSimServer) -> orb.Orb:
-    return orb.Orb(
-        api_key="k", base_url=server.base_url, _strict_response_validation=True, max_retries=0
-    )
-
-
-def event(key: str, customer_id: str, minutes_ago: float = 5, **extra: object) -> dict[str, object]:
+def event(key: str, customer_id: str, minutes_ago: float = 5) -> Event:
     return {
         "idempotency_key": key,
         "event_name": "api_call",
         "customer_id": customer_id,
         "timestamp": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
         "properties": {"region": "eu"},
-        **extra,
     }
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return make_sim()
+def clock_start() -> datetime:
+    return NOW
 
 
 @pytest.fixture
-def server(sim: OrbSim) -> Iterator[OrbSimServer]:
-    with sim.serve() as running:
-        yield running
+def sim_seed() -> int:
+    return 7
 
 
 @pytest.fixture
@@ -122,7 +116,7 @@ def test_sdk_errors_are_typed(client: orb.Orb, server: OrbSimServer) -> None:
     with pytest.raises(orb.ResourceNotFound):
         client.events.backfills.fetch("nope")
     with pytest.raises(orb.RequestValidationError):
-        client.events.ingest(events=[{"idempotency_key": "x", "event_name": "e"}])
+        client.events.ingest(events=[{"idempotency_key": "x", "event_name": "e"}])  # type: ignore[typeddict-item]  # deliberately incomplete
     assert httpx.get(f"{server.base_url}/ping").status_code == 401
 
 
@@ -145,8 +139,7 @@ def _script(http: httpx.Client) -> list[tuple[int, bytes]]:
     def call(
         method: str, path: str, body: object = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        raw = body is None or isinstance(body, bytes)
-        content = body if raw else json.dumps(body).encode()
+        content = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         response = http.request(method, path, content=content, headers=headers)
         answers.append((response.status_code, response.content))
         return response
@@ -333,7 +326,7 @@ def test_any_method_reaches_dispatch_and_head_has_no_body(
 
 def test_malformed_content_length_is_a_400_problem(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
-        stub_server, b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\nabc"
+        stub_server, b"POST /v1/ingest HTTP/1.1\r\nHost: ::1\r\nContent-Length: -3\r\n\r\nabc"
     )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
@@ -343,29 +336,43 @@ def test_malformed_content_length_is_a_400_problem(stub_server: OrbSimServer) ->
     assert "Content-Length" in problem["detail"]
 
 
-@pytest.mark.parametrize(
-    "length", [b"1000000000000", "\N{SUPERSCRIPT TWO}".encode("latin-1"), b"2, 2", b"0x3"]
-)
+@pytest.mark.parametrize("length", [b"5", "\N{SUPERSCRIPT TWO}".encode("latin-1"), b"2, 2", b"0x3"])
 def test_short_or_odd_content_length_is_a_400_problem(
     stub_server: OrbSimServer, length: bytes
 ) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/ingest HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\nabc",
+        b"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+        + length
+        + b"\r\n\r\nabc",
         half_close=True,
     )
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert b"malformed request body" in raw
 
 
-def test_huge_chunk_size_with_short_data_is_a_400_problem(stub_server: OrbSimServer) -> None:
+def test_a_chunk_past_the_size_limit_is_a_413_before_its_data(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\nabc",
+        b"POST /v1/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"FFFFFFFFFFFF\r\nabc",
         half_close=True,
     )
-    assert raw.startswith(b"HTTP/1.1 400 ")
-    assert b"body ended after 3 of" in raw
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert b"more than 10485760 bytes" in raw
+
+
+def test_a_content_length_past_the_size_limit_is_a_413_before_the_body(
+    stub_server: OrbSimServer, recorder: Recorder
+) -> None:
+    raw = raw_exchange(
+        stub_server,
+        b"POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000000000\r\n\r\nabc",
+        half_close=True,
+    )
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert b"request body is 1000000000000 bytes" in raw
+    assert not recorder.requests  # refused on the head: dispatch never saw it
 
 
 def test_no_content_responses_have_no_length() -> None:
@@ -385,7 +392,7 @@ def test_no_content_responses_have_no_length() -> None:
 def test_bad_chunk_framing_is_a_400_problem(stub_server: OrbSimServer) -> None:
     raw = raw_exchange(
         stub_server,
-        b"POST /v1/ingest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     )
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert b"invalid chunk size" in raw
@@ -395,7 +402,10 @@ def test_http_1_0_and_connection_close_end_the_connection(stub_server: OrbSimSer
     raw = raw_exchange(stub_server, b"GET /v1/ping HTTP/1.0\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 201 ")
     assert b"Content-Length: 0\r\n" in raw
-    raw = raw_exchange(stub_server, b"GET /v1/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        stub_server, b"GET /v1/ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    assert raw.startswith(b"HTTP/1.1 201 ")
     assert b"Connection: close\r\n" in raw
 
 

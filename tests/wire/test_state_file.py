@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -17,19 +20,22 @@ from typing import Any
 import httpx
 import orb
 import pytest
-from test_cli_serve import TIMEOUT, Served
-from test_concurrency import AUTH, SETTINGS, script, setup
-from wirekit import START, call, make_sim, payload
+from orb.types.event_ingest_params import Event
 
-from orbsim import ManualClock, OrbSim
+from helpers.sdk import sdk
+from helpers.served import TIMEOUT, Served
+from helpers.wire import START, call, make_sim, payload
+from helpers.workload import AUTH, SETTINGS, script, setup
+from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.idempotency import IdempotencyStore
 from orbsim.wire.messages import WireRequest
 from orbsim.wire.routes import dispatch
 from orbsim.wire.statefile import (
+    JournalError,
     PinnableManualClock,
     PinnableSystemClock,
     StateFile,
-    read_journal,
+    StateFileInUse,
 )
 
 CUSTOMER = {"name": "Acme", "email": "a@acme.test"}
@@ -320,34 +326,164 @@ def test_admin_clock_moves_are_journalled_and_resets_compact(tmp_path: Path) -> 
     assert OrbSim.load(state.path).customers.list().data == []
 
 
-def test_a_torn_last_line_is_ignored_and_a_stale_journal_dropped(tmp_path: Path) -> None:
+def test_a_torn_last_line_is_dropped_with_a_notice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     state = served(tmp_path, PinnableManualClock(START))
-    sim = state.sim
-    state.dispatch(sim, wire("POST", "/v1/customers", CUSTOMER))
+    state.dispatch(state.sim, wire("POST", "/v1/customers", CUSTOMER))
     with state.journal_path.open("ab") as journal:
-        journal.write(b'{"at":null,"method":"POST","path":"/v1/cust')  # died mid-write
+        journal.write(b'0badc0de {"at":null,"method":"POST","path":"/v1/cust')  # died mid-write
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert len(restarted.customers.list().data) == 1
+    notice = capsys.readouterr().err
+    assert "ends with an incomplete record (52 bytes)" in notice
+    assert "before acknowledging it" in notice
+
+
+def test_a_compaction_stopped_before_replacing_the_journal_is_not_replayed_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    state.dispatch(state.sim, wire("POST", "/v1/customers", CUSTOMER))
+    replace = os.replace
+
+    def stop_before_the_journal(source: Any, target: Any) -> None:
+        if str(target).endswith(".journal"):
+            raise OSError("killed")  # the state file is replaced, the old journal stays
+        replace(source, target)
+
+    monkeypatch.setattr("orbsim.wire.statefile.os.replace", stop_before_the_journal)
+    with pytest.raises(OSError, match="killed"):
+        state.compact()
+    monkeypatch.undo()
+    assert b'"sealed"' in state.journal_path.read_bytes().splitlines()[-1]
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert len(restarted.customers.list().data) == 1  # in the state file, not replayed again
+
+
+def test_a_compaction_stopped_before_replacing_the_state_file_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    state.dispatch(state.sim, wire("POST", "/v1/customers", CUSTOMER))
+    monkeypatch.setattr("orbsim.wire.statefile.os.chmod", _raise_killed)
+    with pytest.raises(OSError, match="killed"):
+        state.compact()  # the journal is sealed, the state file still the old one
+    monkeypatch.undo()
     restarted = restart(state.path, PinnableManualClock(START))
     assert len(restarted.customers.list().data) == 1
 
-    journal = state.journal_path.read_bytes()
-    state.close()  # compacts and removes the journal
-    assert not state.journal_path.exists()
-    state.journal_path.write_bytes(journal)  # as if the removal had not happened (a crash)
-    restarted = restart(state.path, PinnableManualClock(START))
-    assert len(restarted.customers.list().data) == 1  # not replayed a second time
+
+def _raise_killed(*args: Any) -> None:
+    raise OSError("killed")
 
 
-def test_an_unreadable_journal_is_an_error(tmp_path: Path) -> None:
+def test_a_journal_that_does_not_belong_to_the_state_file_stops_the_start(
+    tmp_path: Path,
+) -> None:
     state = served(tmp_path, PinnableManualClock(START))
-    with state.journal_path.open("ab") as journal:
-        journal.write(b"not json\n")
-    base = state.journal_path.read_bytes().split(b"\n")[0]
-    assert json.loads(base)["format"] == "orbsim-journal"
-    with pytest.raises(ValueError, match=r"journal:2: unreadable"):
+    for n in range(3):
+        state.dispatch(state.sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{n}"}))
+    document = json.loads(state.path.read_text())
+    state.path.write_text(json.dumps(document, indent=4))  # re-indented: same data, other bytes
+    with pytest.raises(JournalError) as caught:
         restart(state.path, PinnableManualClock(START))
-    state.journal_path.write_text("garbage\n")
-    with pytest.raises(ValueError, match="not an orbsim journal"):
-        read_journal(state.journal_path, "x")
+    message = str(caught.value)
+    assert "does not belong to the state file" in message
+    assert "3 journalled writes would be lost" in message
+    assert "put back the state file" in message and "move" in message
+
+
+def test_a_damaged_record_stops_the_start_and_says_where(tmp_path: Path) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    for n in range(3):
+        state.dispatch(state.sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{n}"}))
+    raw = state.journal_path.read_bytes()
+    lines = raw.split(b"\n")
+    offset = len(lines[0]) + len(lines[1]) + 2
+    assert lines[2].count(b"c1") == 1
+    lines[2] = lines[2].replace(b"c1", b"c7")  # still JSON, one byte off
+    state.journal_path.write_bytes(b"\n".join(lines))
+    with pytest.raises(JournalError) as caught:
+        restart(state.path, PinnableManualClock(START))
+    message = str(caught.value)
+    assert f"record 3 of 4 (at byte {offset}) is damaged: checksum mismatch" in message
+    assert "The 1 writes before it are intact" in message
+    assert f"truncate -s {offset}" in message
+
+
+def test_a_version_1_journal_is_still_replayed(tmp_path: Path) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    sim = state.sim
+    base = hashlib.sha256(state.path.read_bytes()).hexdigest()
+    header = {"format": "orbsim-journal", "version": 1, "base": base}
+    entry = {
+        "at": START.isoformat(),
+        "method": "POST",
+        "path": "/v1/customers",
+        "query": "",
+        "headers": {"authorization": "Bearer old", "content-type": "application/json"},
+        "status": 201,
+        "body": json.dumps(CUSTOMER),
+    }
+    lines = [json.dumps(header), json.dumps(entry), ""]
+    state._close_journal()
+    state.journal_path.write_text("\n".join(lines))
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert [c.name for c in restarted.customers.list().data] == ["Acme"]
+    assert sim.customers.list().data == []
+
+
+def test_the_files_are_private_and_hold_no_credentials(tmp_path: Path) -> None:
+    sim = OrbSim(
+        settings=Settings(api_keys=frozenset({"s3cret-key"})), clock=PinnableManualClock(START)
+    )
+    state = StateFile(sim, tmp_path / "state.json", dispatch)
+    state.compact()
+    request = wire("POST", "/v1/customers", CUSTOMER, authorization="Bearer s3cret-key")
+    assert state.dispatch(sim, request).status == 201
+    assert state.lock is not None
+    for path in (state.path, state.journal_path, state.lock.path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert b"s3cret" not in state.journal_path.read_bytes()
+    assert b"authorization" not in state.journal_path.read_bytes().lower()
+    restarted = restart(state.path, PinnableManualClock(START))  # replays without the header
+    assert [c.name for c in restarted.customers.list().data] == ["Acme"]
+
+
+def test_one_state_file_has_one_owner(tmp_path: Path) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    with pytest.raises(StateFileInUse) as caught:
+        served(tmp_path, PinnableManualClock(START))
+    assert f"{state.path} is in use by another orbsim server (pid {os.getpid()}" in str(
+        caught.value
+    )
+    state.close()
+    served(tmp_path, PinnableManualClock(START)).close()  # released: the next owner starts
+
+
+def test_a_large_state_file_is_not_rewritten_at_start_or_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._REWRITE_LIMIT", 0)  # every state is "large"
+    state = served(tmp_path, PinnableManualClock(START))
+    state.dispatch(state.sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "A"}))
+    written = state.path.read_bytes()
+    state.close()  # no O(state) rewrite: the fsynced journal stays beside the state file
+    assert state.path.read_bytes() == written and state.journal_path.exists()
+
+    sim = OrbSim.load(state.path)
+    sim.clock = PinnableManualClock(START)
+    again = StateFile(sim, state.path, dispatch)
+    with state.journal_path.open("ab") as journal:
+        journal.write(b"0badc0de {")  # a torn record: begin() must cut it before appending
+    assert again.replay() == 1
+    again.begin()  # what orbsim serve does after the replay: continue the journal
+    assert state.path.read_bytes() == written
+    again.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "B"}))
+    again.close()
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert sorted(c.name for c in restarted.customers.list().data) == ["A", "B"]
 
 
 def test_the_journal_is_compacted_once_larger_than_the_state(
@@ -356,12 +492,12 @@ def test_the_journal_is_compacted_once_larger_than_the_state(
     monkeypatch.setattr("orbsim.wire.statefile._COMPACT_AT_LEAST", 4096)
     state = served(tmp_path, PinnableManualClock(START))
     sim = state.sim
-    for i in range(40):
+    for i in range(80):  # the journal outgrows the (about 9 KB) state file
         state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{i}"}))
     assert state.compactions > 1
     assert state.journal_path.stat().st_size <= max(state.path.stat().st_size, 4096) + 512
     restarted = restart(state.path, PinnableManualClock(START))
-    assert len(restarted.customers.list(limit=100).data) == 40
+    assert len(restarted.customers.list(limit=100).data) == 80
 
 
 def test_faults_decide_what_is_persisted(tmp_path: Path) -> None:
@@ -421,12 +557,6 @@ def test_a_write_that_cannot_be_persisted_is_not_acknowledged(tmp_path: Path) ->
 # -- the real thing: orbsim serve --state, killed and restarted ------------------------------------
 
 
-def sdk(server: Served) -> orb.Orb:
-    return orb.Orb(
-        api_key="k", base_url=server.base_url, max_retries=0, _strict_response_validation=True
-    )
-
-
 @pytest.fixture
 def state_path(tmp_path: Path) -> Path:
     return tmp_path / "orbsim-state.json"
@@ -474,9 +604,9 @@ def write_some(client: orb.Orb, tag: str, count: int) -> tuple[list[str], list[s
         ).id
         for i in range(count)
     ]
-    events = []
+    events: list[str] = []
     for i, customer in enumerate(customers):
-        batch = [
+        batch: list[Event] = [
             {
                 "idempotency_key": f"{tag}-{i}-{j}",
                 "event_name": "call",
@@ -486,7 +616,7 @@ def write_some(client: orb.Orb, tag: str, count: int) -> tuple[list[str], list[s
             }
             for j in range(3)
         ]
-        client.events.ingest(events=batch)  # type: ignore[arg-type]
+        client.events.ingest(events=batch)
         events += [e["idempotency_key"] for e in batch]
     backfill = client.events.backfills.create(
         timeframe_start=now - timedelta(days=3),
@@ -613,6 +743,37 @@ def test_an_unreadable_state_file_stops_the_server_with_a_message(state_path: Pa
     assert result.returncode == 1
     assert "not an orbsim state file" in result.stderr
     assert state_path.read_text() == '{"format": "something else"}'  # left as it was
+
+
+def test_a_second_server_on_the_same_state_file_refuses_to_start(
+    servers: list[Served], state_path: Path
+) -> None:
+    first = start(servers, "--state", str(state_path))
+    with sdk(first) as client:
+        client.customers.create(name="Kept", email="kept@x.test")
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "orbsim.cli",
+                "serve",
+                "--port",
+                "0",
+                "--state",
+                str(state_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert second.returncode == 1
+        assert f"{state_path} is in use by another orbsim server (pid {first.process.pid}" in (
+            second.stderr
+        )
+        client.customers.create(name="Also kept", email="also@x.test")  # the first one goes on
+    assert first.stop(signal.SIGTERM) == 0
+    names = {c.name for c in OrbSim.load(state_path).customers.list().data}
+    assert names == {"Kept", "Also kept"}
 
 
 def test_now_before_the_saved_time_is_refused(state_path: Path) -> None:

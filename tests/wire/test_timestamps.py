@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from wirekit import START, call, make_sim, payload
 
+from helpers.wire import START, call, make_sim, payload
 from orbsim.engine.timeparse import format_timestamp
 
 

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from wirekit import call, make_sim
 
+from helpers.wire import call, make_sim
 from orbsim.errors import TYPE_PREFIX
 from orbsim.wire.orb_endpoints import ORB_ENDPOINTS
 from orbsim.wire.routes import ROUTES
@@ -131,7 +131,7 @@ def test_the_sdk_raises_url_not_found_for_unserved_methods() -> None:
     with pytest.raises(orb.URLNotFound) as summary:
         client.subscriptions.list_summary()
     assert summary.value.status_code == 404
-    with pytest.raises(orb.URLNotFound) as update:
-        client.subscriptions.update("sub_1", metadata={"a": "b"})
+    with pytest.raises(orb.URLNotFound) as update:  # served with GET only
+        client.prices.external_price_id.update("price-1", metadata={"a": "b"})
     assert update.value.status_code == 405
     assert update.value.response.headers["allow"] == "GET"

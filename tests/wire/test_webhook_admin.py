@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import orb
 import pytest
-from test_webhook_delivery import Receiver
-from wirekit import START
+from orb.types.resource_event_test_webhook_event import ResourceEventTestWebhookEvent
 
-from orbsim import ManualClock, OrbSim
+from helpers.receiver import Receiver
+from helpers.wire import START
+from orbsim import OrbSim
 from orbsim.wire.server import OrbSimServer
 
 AUTH = {"Authorization": "Bearer k"}
@@ -22,27 +23,14 @@ SDK = orb.Orb(api_key="unused", base_url="http://orbsim.invalid/v1")
 
 
 @pytest.fixture
-def sim() -> OrbSim:
-    return OrbSim(clock=ManualClock(START), seed=3)
-
-
-@pytest.fixture
-def server(sim: OrbSim) -> Iterator[OrbSimServer]:
-    with sim.serve() as running:
-        yield running
+def sim_seed() -> int:
+    return 3
 
 
 @pytest.fixture
 def http(server: OrbSimServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, headers=AUTH, timeout=10) as client:
         yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    yield running
-    running.close()
 
 
 def endpoint(http: httpx.Client, url: str, **fields: Any) -> dict[str, Any]:
@@ -118,6 +106,7 @@ def test_send_a_test_event(http: httpx.Client, receiver: Receiver) -> None:
     flush(http)
     ((headers, body),) = receiver.requests
     parsed = SDK.webhooks.unwrap(body, headers, secret=made["secret"])
+    assert isinstance(parsed, ResourceEventTestWebhookEvent)
     assert parsed.properties.message == "ping"
     missing = http.post("/_orbsim/webhooks/test", json={"endpoint_id": "nope"})
     assert missing.status_code == 404

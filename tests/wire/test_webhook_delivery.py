@@ -9,15 +9,14 @@ import hmac
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orb
 import pytest
 from freezegun import freeze_time
 
+from helpers.receiver import Receiver
 from orbsim import ManualClock, OrbSim
 from orbsim.engine.webhooks import WebhookEndpointRecord, WebhookEvent, WebhookState
 from orbsim.wire.delivery import (
@@ -325,46 +324,6 @@ def test_redelivery_sends_the_same_body_signed_anew() -> None:
 
 
 # -- HTTP targets ----------------------------------------------------------------------------------
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 answering with scripted statuses (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.arrived = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                outer.requests.append((dict(self.headers.items()), self.rfile.read(length)))
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                outer.arrived.set()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orb/webhooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def free_port() -> int:

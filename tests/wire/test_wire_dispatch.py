@@ -6,17 +6,11 @@ import json
 import logging
 
 import pytest
-from wirekit import assert_problem, call, make_sim, payload, populate, request
 
+from helpers.wire import assert_problem, call, make_sim, payload, populate, request
 from orbsim import OrbSim
 from orbsim.wire import routes
-from orbsim.wire.routes import dispatch, match, plan_cadence
-
-
-@pytest.fixture
-def sim() -> OrbSim:
-    return make_sim()
-
+from orbsim.wire.routes import dispatch, match
 
 # -- authentication --------------------------------------------------------------------------
 
@@ -155,6 +149,21 @@ def test_malformed_json_is_request_validation_error(sim: OrbSim, raw: bytes) -> 
 def test_non_object_body_is_request_validation_error(sim: OrbSim, raw: bytes) -> None:
     body = assert_problem(call(sim, "POST", "/v1/ingest", raw=raw), 400)
     assert "JSON object" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b'{"name": "A", "email": "a@b.c", "name": "B"}', "name"),
+        (b'{"name": "A", "email": "a@b.c", "metadata": {"k": "1", "k": "2"}}', "k"),
+    ],
+)
+def test_a_key_repeated_in_a_json_object_is_refused_by_name(
+    sim: OrbSim, raw: bytes, key: str
+) -> None:
+    body = assert_problem(call(sim, "POST", "/v1/customers", raw=raw), 400)
+    assert body["validation_errors"] == [f"duplicate key {key!r}"]
+    assert not sim.customers.list().data  # nothing was created with either value
 
 
 def test_lone_surrogate_escape_is_refused(sim: OrbSim) -> None:
@@ -333,18 +342,32 @@ def test_conflict_and_quota_say_do_not_retry() -> None:
 
 
 def test_plan_cadence_comes_from_the_prices(sim: OrbSim) -> None:
-    prices = [
-        {"price": {"cadence": "annual", "name": "a"}},
-        {"cadence": "quarterly"},
-        {"allocation_price": {"cadence": "one_time"}},
-    ]
-    assert plan_cadence(prices) == "quarterly"
-    assert plan_cadence([{"price": {"cadence": "custom"}}]) is None
-    assert plan_cadence("junk") is None
-    body = {"name": "p", "currency": "USD", "prices": prices}
+    item = sim.items.create(name="seats")
+
+    def price(cadence: str) -> dict[str, object]:
+        return {
+            "price": {
+                "cadence": cadence,
+                "name": cadence,
+                "item_id": item.id,
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1"},
+            }
+        }
+
+    body = {"name": "p", "currency": "USD", "prices": [price("quarterly"), price("one_time")]}
     assert payload(call(sim, "POST", "/v1/plans", body))["billing_cadence"] == "quarterly"
-    body = {"name": "q", "currency": "USD", "prices": prices, "billing_cadence": "annual"}
+    body = {
+        "name": "q",
+        "currency": "USD",
+        "prices": [price("annual")],
+        "billing_cadence": "annual",
+    }
     assert payload(call(sim, "POST", "/v1/plans", body))["billing_cadence"] == "annual"
+    mixed = {"name": "r", "currency": "USD", "prices": [price("annual"), price("monthly")]}
+    refused = call(sim, "POST", "/v1/plans", mixed)
+    assert_problem(refused, 400, "400-request-validation-errors")
+    assert "plans mixing cadences are not simulated" in payload(refused)["detail"]
 
 
 def test_unexpected_exception_is_500_without_traceback(

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from wirekit import assert_problem, fingerprint, make_sim, populate, request
 
+from helpers.wire import assert_problem, fingerprint, make_sim, populate, request
 from orbsim import OrbSim
 from orbsim.errors import URLNotFound
 from orbsim.wire.messages import WireRequest, WireResponse
@@ -131,10 +131,64 @@ def endpoints(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any], dict[
                 "align_billing_with_subscription_start_date": BOOL,
             },
         ),
+        (
+            "POST",
+            "/v1/items",
+            {"name": "Item", "metadata": {"a": "b"}},
+            {"name": STR, "metadata": DICT},
+        ),
+        ("PUT", f"/v1/items/{ids['item']}", {"name": "Item 2"}, {"name": STR}),
+        (
+            "POST",
+            "/v1/metrics",
+            {
+                "name": "m",
+                "description": "d",
+                "item_id": ids["item"],
+                "sql": "SELECT SUM(n) FROM events",
+            },
+            {"name": STR, "description": STR, "item_id": STR, "sql": STR},
+        ),
+        ("PUT", f"/v1/metrics/{ids['metric']}", {"metadata": {"a": "b"}}, {"metadata": DICT}),
+        (
+            "POST",
+            "/v1/prices",
+            {
+                "name": "p",
+                "item_id": ids["item"],
+                "billable_metric_id": ids["metric"],
+                "cadence": "monthly",
+                "currency": "USD",
+                "model_type": "unit",
+                "unit_config": {"unit_amount": "1"},
+            },
+            {
+                "name": STR,
+                "item_id": STR,
+                "billable_metric_id": STR,
+                "cadence": STR,
+                "currency": STR,
+                "unit_config": DICT,
+            },
+        ),
+        ("PUT", f"/v1/prices/{ids['price']}", {"metadata": {"a": "b"}}, {"metadata": DICT}),
+        (
+            "PUT",
+            f"/v1/plans/{ids['plan']}",
+            {"name": "Basic 2", "description": "d", "metadata": {"a": "b"}},
+            {"name": STR, "description": STR, "metadata": DICT},
+        ),
+        ("PUT", "/v1/plans/external_plan_id/basic", {"name": "Basic 3"}, {"name": STR}),
+        (
+            "PUT",
+            f"/v1/subscriptions/{ids['subscription']}",
+            {"net_terms": 30, "auto_collection": True, "metadata": {"a": "b"}},
+            {"net_terms": INT, "auto_collection": BOOL, "metadata": DICT},
+        ),
     ]
 
 
-ENDPOINT_INDEX = st.integers(min_value=0, max_value=11)
+ENDPOINT_INDEX = st.integers(min_value=0, max_value=20)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
 json_values = st.recursive(
     json_scalars,
@@ -244,6 +298,9 @@ def test_unknown_keys_are_refused(index: int, key: str, value: Any, nested: bool
 
 
 LIST_PATHS = [
+    "/v1/items",
+    "/v1/metrics",
+    "/v1/prices",
     "/v1/customers",
     "/v1/plans",
     "/v1/subscriptions",
@@ -344,3 +401,139 @@ def test_odd_paths_and_methods(
 
 def assert_problem_type(body: dict[str, Any], suffix: str) -> None:
     assert body["type"].endswith("#" + suffix), body
+
+
+USAGE_PARAMS = st.sampled_from(
+    [
+        "timeframe_start",
+        "timeframe_end",
+        "granularity",
+        "view_mode",
+        "billable_metric_id",
+        "group_by",
+        "currency",
+        "first_dimension_key",
+    ]
+)
+
+
+@FUZZ
+@given(
+    which=st.sampled_from(["usage", "costs", "customer costs"]),
+    params=st.dictionaries(USAGE_PARAMS, st.text(max_size=12), max_size=3),
+)
+def test_usage_and_cost_queries_never_fail_the_server(which: str, params: dict[str, str]) -> None:
+    sim, ids = world()
+    path = {
+        "usage": f"/v1/subscriptions/{ids['subscription']}/usage",
+        "costs": f"/v1/subscriptions/{ids['subscription']}/costs",
+        "customer costs": f"/v1/customers/{ids['alice']}/costs",
+    }[which]
+    query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
+    response, changed = send(sim, request("GET", path, query=query))
+    assert response.status < 500, response.body
+    assert not changed
+    if response.status >= 400:
+        assert_problem(response, response.status)
+
+
+# -- the edges of the datetime range and huge integers ---------------------------------------
+
+
+def _offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+# A time whose UTC value leaves datetime's range (year 0 or 10000) or sits on its last day:
+# ``0001-01-01T00:00:00+01:00`` is in year 0 in UTC. Every one is a 400 naming the field.
+extreme_times = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59.999999+00:00",
+        "0001-01-01T23:59:59+23:59",
+    ]
+) | st.builds(
+    lambda low, clock, minutes: (
+        f"{'0001-01-01' if low else '9999-12-31'}T{clock}{_offset(minutes if low else -minutes)}"
+    ),
+    st.booleans(),
+    st.sampled_from(["00:00:00", "12:30:00", "23:59:59.5"]),
+    st.integers(min_value=1, max_value=23 * 60 + 59),
+)
+
+
+def assert_refused_naming(sim: OrbSim, wire: WireRequest, field: str) -> None:
+    body = assert_rejected(sim, wire)
+    assert_problem_type(body, "400-request-validation-errors")
+    assert field in json.dumps(body), (field, body)
+
+
+@FUZZ
+@given(index=ENDPOINT_INDEX, value=extreme_times, data=st.data())
+def test_times_at_the_edge_of_the_range_are_a_400_naming_the_field(
+    index: int, value: str, data: st.DataObject
+) -> None:
+    sim, ids = world()
+    method, path, body, kinds = endpoints(ids)[index]
+    if path == "/v1/ingest":
+        field = "timestamp"
+        body = {"events": [{**body["events"][0], field: value}]}
+    else:
+        times = sorted(name for name, kind in kinds.items() if kind == TIME)
+        assume(times)
+        field = data.draw(st.sampled_from(times), label="field")
+        body = {**body, field: value}
+    assert_refused_naming(sim, request(method, path, body), field)
+
+
+QUERY_TIMES = [
+    ("/v1/events/volume", "timeframe_start", ""),
+    ("/v1/events/volume", "timeframe_end", "timeframe_start=2024-05-14T00%3A00%3A00Z&"),
+    *(("/v1/customers", f"created_at[{op}]", "") for op in ("gte", "gt", "lt", "lte")),
+]
+
+
+@FUZZ
+@given(shape=st.sampled_from(QUERY_TIMES), value=extreme_times)
+def test_query_times_at_the_edge_of_the_range_are_a_400_naming_the_field(
+    shape: tuple[str, str, str], value: str
+) -> None:
+    sim, _ = world()
+    path, field, prefix = shape
+    wire = request("GET", path, query=f"{prefix}{quote(field)}={quote(value)}")
+    assert_refused_naming(sim, wire, field)
+
+
+@FUZZ
+@given(value=extreme_times)
+def test_admin_clock_to_at_the_edge_of_the_range_is_a_400(value: str) -> None:
+    sim, _ = world()
+    wire = request("POST", "/_orbsim/clock/advance", {"to": value})
+    assert_refused_naming(sim, wire, "clock/advance: to:")
+
+
+huge_integers = st.integers(min_value=20, max_value=400).map(lambda digits: 10**digits - 1)
+
+
+@FUZZ
+@given(value=huge_integers | huge_integers.map(lambda n: -n))
+def test_admin_clock_advance_by_a_huge_number_of_seconds_is_refused(value: int) -> None:
+    sim, _ = world()
+    raw = json.dumps({"seconds": value}).encode()
+    wire = request("POST", "/_orbsim/clock/advance", raw=raw)
+    body = assert_rejected(sim, wire)
+    assert "'seconds'" in body["detail"] and len(body["detail"]) < 200, body
+
+
+@FUZZ
+@given(field=st.sampled_from(["times", "retry_after_ms"]), value=huge_integers)
+def test_faults_with_huge_integers_are_refused(field: str, value: int) -> None:
+    sim, _ = world()
+    raw = json.dumps({"kind": 500, field: value}).encode()
+    body = assert_rejected(sim, request("POST", "/_orbsim/faults", raw=raw))
+    assert field in body["detail"] and len(body["detail"]) < 200, body
+    assert not sim.faults.list()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from wirekit import assert_problem, call, make_sim, payload, populate
-
+from helpers.wire import assert_problem, call, make_sim, payload, populate
 from orbsim import ManualClock, OrbSim
 
 CUSTOMER = {"name": "Acme", "email": "a@acme.test"}
@@ -72,6 +71,19 @@ def test_ttl_follows_settings() -> None:
     clock.advance(minutes=5)
     assert call(sim, "POST", "/v1/customers", CUSTOMER, headers=keyed("k1")).status == 201
     assert len(sim.customers.list().data) == 2
+
+
+def test_the_store_keeps_at_most_idempotency_max_keys_while_the_clock_stands_still() -> None:
+    sim = make_sim(idempotency_max_keys=3)
+    for n in range(5):
+        body = {**CUSTOMER, "name": f"c{n}"}
+        assert call(sim, "POST", "/v1/customers", body, headers=keyed(f"k{n}")).status == 201
+    assert len(sim.wire.idempotency) == 3
+    newest = call(sim, "POST", "/v1/customers", {**CUSTOMER, "name": "c4"}, headers=keyed("k4"))
+    assert newest.header("idempotent-replayed") == "true"  # the newest keys still replay
+    oldest = call(sim, "POST", "/v1/customers", {**CUSTOMER, "name": "c0"}, headers=keyed("k0"))
+    assert oldest.header("idempotent-replayed") is None  # forgotten: it ran again
+    assert len(sim.customers.list().data) == 6
 
 
 def test_key_longer_than_64_characters_is_refused() -> None:

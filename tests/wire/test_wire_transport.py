@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from wirekit import make_sim
 
+from helpers.wire import make_sim
 from orbsim.wire.transport import AsyncOrbSimTransport, HeaderView, OrbSimTransport
 
 AUTH = {"Authorization": "Bearer k"}
@@ -39,7 +40,7 @@ def test_encoded_slash_stays_inside_one_path_parameter() -> None:
 def test_streamed_request_body_is_read() -> None:
     sim = make_sim()
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b'{"name": "A", '
         yield b'"email": "a@x.test"}'
 

@@ -15,11 +15,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from orbsim.engine.edges import exactly_one, parse_params
+from orbsim.engine.edges import exactly_one, merge_metadata, parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
+from orbsim.engine.usage import check_scope
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -27,15 +28,24 @@ from orbsim.errors import (
     ResourceNotFound,
 )
 from orbsim.models import MutatedSubscription, Page, PaginationMetadata, Plan, Subscription
-from orbsim.params import NewPlanParams, NewSubscriptionParams
+from orbsim.models_billing import Costs, GroupedUsage, UngroupedUsage
+from orbsim.params import (
+    EditPlanParams,
+    EditSubscriptionParams,
+    NewPlanParams,
+    NewSubscriptionParams,
+)
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
     from orbsim.engine.customers import CustomerRecord
 
 MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
+_CADENCE_ORDER = ("monthly", "quarterly", "semi_annual", "annual")
 # Subscription settings orbsim does not simulate but echoes back on the subscription.
 _PASSED_THROUGH = ("net_terms", "auto_collection", "default_invoice_memo", "invoicing_threshold")
+_EDITABLE = (*_PASSED_THROUGH, "auto_issuance")
+"""What ``subscriptions.update`` may change besides metadata."""
 SubscriptionStatus = Literal["active", "ended", "upcoming"]
 
 
@@ -59,6 +69,10 @@ class SubscriptionRecord:
     metadata: dict[str, str]
     seq: int
     extra: dict[str, Any] = field(default_factory=dict)
+    usage_filter: str | None = None
+    """The subscription's ``filter``: a boolean computed property every counted event meets."""
+    usage_customer_ids: list[str] | None = None
+    """Whose events the subscription bills (default: its own customer's)."""
 
     def status(self, now: datetime) -> SubscriptionStatus:
         if self.schedule.start > now:
@@ -161,6 +175,27 @@ class Plans:
                 value = getattr(params, key)
                 if value is not None:
                     data[key] = value
+            catalog = self._engine.prices
+            records = catalog.build_plan_prices(params.prices, params.currency, now)
+            recurring = [r for r in records if r.data["cadence"] != "one_time"]
+            if "billing_cadence" not in given and recurring:
+                # Orb bills a plan on the shortest cadence among its prices.
+                data["billing_cadence"] = min(
+                    (r.data["cadence"] for r in recurring), key=_CADENCE_ORDER.index
+                )
+            mixed = [
+                f"prices[{i}]: cadence {r.data['cadence']!r} differs from the plan's billing"
+                f" cadence {data['billing_cadence']!r}; plans mixing cadences are not simulated"
+                for i, r in enumerate(records)
+                if r.data["cadence"] not in ("one_time", data["billing_cadence"])
+            ]
+            if mixed:
+                raise RequestValidationError(
+                    "invalid plan: " + "; ".join(mixed), validation_errors=mixed
+                )
+            for price in records:
+                catalog.store(price)
+            data["prices"] = [catalog.model(r).model_dump(mode="json") for r in records]
             record = PlanRecord(Plan.model_validate(data), state.take_seq())
             state.plans[record.model.id] = record
             if external is not None:
@@ -186,6 +221,48 @@ class Plans:
                     has_more=next_cursor is not None, next_cursor=next_cursor
                 ),
             )
+
+    def update(self, plan_id: str, /, **fields: Any) -> Plan:
+        """Change ``name``, ``external_plan_id``, ``description`` or ``metadata`` (Orb's
+        ``plans.update``; a null metadata value removes that key, a null map clears it)."""
+        params = parse_params(EditPlanParams, fields, "plan update")
+        with self._engine.transaction():
+            return self._apply_update(self.require(plan_id), params)
+
+    def update_by_external_id(self, external_plan_id: str, /, **fields: Any) -> Plan:
+        params = parse_params(EditPlanParams, fields, "plan update")
+        with self._engine.transaction():
+            return self._apply_update(self.require_external(external_plan_id), params)
+
+    def _apply_update(self, record: PlanRecord, params: EditPlanParams) -> Plan:
+        current = record.model
+        given = params.model_fields_set
+        changes: dict[str, Any] = {}
+        if "name" in given:
+            if params.name is None:
+                raise RequestValidationError("name: a plan's name cannot be null or empty")
+            changes["name"] = params.name
+        if "description" in given:
+            changes["description"] = params.description or ""
+        if "metadata" in given:
+            changes["metadata"] = merge_metadata(current.metadata, params.metadata)
+        alias = params.external_plan_id
+        if "external_plan_id" in given and alias != current.external_plan_id:
+            holder = self._engine.state.plans_by_external.get(alias) if alias is not None else None
+            if holder is not None:
+                raise DuplicateResourceCreation(
+                    f"external_plan_id {alias!r} already belongs to plan {holder.model.id}"
+                )
+            changes["external_plan_id"] = alias
+        if changes:
+            old_alias = current.external_plan_id
+            record.model = current.model_copy(update=changes)
+            if "external_plan_id" in changes:
+                if old_alias is not None:
+                    del self._engine.state.plans_by_external[old_alias]
+                if alias is not None:
+                    self._engine.state.plans_by_external[alias] = record
+        return record.model.model_copy(deep=True)
 
 
 @reports_errors
@@ -345,6 +422,9 @@ class Subscriptions:
                 )
             except ValueError as exc:
                 raise RequestValidationError(f"invalid subscription: {exc}") from None
+            usage_filter, usage_customer_ids = check_scope(
+                self._engine, customer.id, params.filter, params.usage_customer_ids
+            )
             if currency is None:
                 customers.set_currency(customer, plan.model.invoicing_currency)
             record = SubscriptionRecord(
@@ -361,6 +441,8 @@ class Subscriptions:
                     for key in _PASSED_THROUGH
                     if getattr(params, key) is not None
                 },
+                usage_filter=usage_filter,
+                usage_customer_ids=usage_customer_ids,
             )
             state = self._engine.state
             state.subscriptions[record.id] = record
@@ -371,6 +453,14 @@ class Subscriptions:
     def fetch(self, subscription_id: str) -> Subscription:
         with self._engine.transaction() as now:
             return self._model(self._require(subscription_id), now)
+
+    def fetch_usage(self, subscription_id: str, **query: Any) -> UngroupedUsage | GroupedUsage:
+        """Usage per billable metric of the plan (``orbsim.engine.usage``); SDK parameters."""
+        return self._engine.usage.fetch_usage(subscription_id, **query)
+
+    def fetch_costs(self, subscription_id: str, **query: Any) -> Costs:
+        """Per-price costs by day (``orbsim.engine.usage``); SDK parameters."""
+        return self._engine.usage.fetch_costs(subscription_id, **query)
 
     def list(
         self,
@@ -500,6 +590,25 @@ class Subscriptions:
             if limit is None:
                 limit = now + timedelta(microseconds=1)
             return list(record.schedule.periods(limit))
+
+    def update(self, subscription_id: str, /, **fields: Any) -> Subscription:
+        """Change ``metadata``, ``net_terms``, ``auto_collection``, ``auto_issuance``,
+        ``default_invoice_memo`` or ``invoicing_threshold`` (Orb's ``subscriptions.update``;
+        metadata merges: a null value removes that key, a null map clears it)."""
+        params = parse_params(EditSubscriptionParams, fields, "subscription update")
+        with self._engine.transaction() as now:
+            record = self._require(subscription_id)
+            given = params.model_fields_set
+            if "metadata" in given:
+                record.metadata = merge_metadata(record.metadata, params.metadata)
+            for key in _EDITABLE:
+                if key in given:
+                    value = getattr(params, key)
+                    if value is None:
+                        record.extra.pop(key, None)  # back to the default
+                    else:
+                        record.extra[key] = value
+            return self._model(record, now)
 
 
 def _local_midnight(now: datetime, timezone: str) -> datetime:

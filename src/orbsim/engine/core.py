@@ -21,10 +21,12 @@ from typing import Any
 
 from orbsim.clock import Clock
 from orbsim.engine.billing import Plans, Subscriptions
+from orbsim.engine.catalog import Items, Metrics, Prices
 from orbsim.engine.customers import Customers
 from orbsim.engine.events import Events
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
+from orbsim.engine.usage import UsageReader
 from orbsim.engine.webhooks import Resource, WebhookEndpoints, WebhookEvent
 from orbsim.errors import OrbError
 from orbsim.settings import Settings
@@ -109,6 +111,10 @@ class Engine:
         self.plans = Plans(self)
         self.subscriptions = Subscriptions(self)
         self.events = Events(self)
+        self.items = Items(self)
+        self.metrics = Metrics(self)
+        self.prices = Prices(self)
+        self.usage = UsageReader(self)
         self.webhook_endpoints = WebhookEndpoints(self)
         self.webhook_sink: WebhookSink | None = None
         """Where finished transactions hand their webhook events (the facade's delivery);

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orbsim.engine.edges import merge_metadata as _merge_metadata
 from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.reporting import reports_errors
@@ -26,6 +27,7 @@ from orbsim.times import zone
 
 if TYPE_CHECKING:
     from orbsim.engine.core import Engine
+    from orbsim.models_billing import Costs
 
 # Fields of the create/edit parameters that appear unchanged on the Customer object.
 _COPIED = (
@@ -70,27 +72,17 @@ def _check_timezone(name: str) -> str:
     return name
 
 
-def _merge_metadata(
-    current: dict[str, str], update: dict[str, str | None] | None
-) -> dict[str, str]:
-    """Orb's metadata semantics: a null value removes a key, a null map clears everything."""
-    if update is None:
-        return {}
-    merged = dict(current)
-    for key, value in update.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
-
-
 @reports_errors
 class Customers:
     """``sim.customers``: the customer resource."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def costs(self) -> CustomerCosts:
+        """``sim.customers.costs.list(customer_id, ...)`` / ``.list_by_external_id(alias, ...)``."""
+        return CustomerCosts(self._engine)
 
     # -- lookups used by the rest of the engine (no locking, no settling) --------------------
 
@@ -342,3 +334,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+class CustomerCosts:
+    """A customer's costs across its subscriptions (``orbsim.engine.usage``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list(self, customer_id: str, **query: Any) -> Costs:
+        return self._engine.usage.customer_costs(customer_id, **query)
+
+    def list_by_external_id(self, external_customer_id: str, **query: Any) -> Costs:
+        return self._engine.usage.customer_costs(external_customer_id=external_customer_id, **query)

@@ -35,3 +35,18 @@ def exactly_one(what: str, **candidates: object) -> tuple[str, Any]:
     if not isinstance(value, str) or not value:
         raise RequestValidationError(f"{what}: {name} must be a non-empty string, got {value!r}")
     return name, value
+
+
+def merge_metadata(
+    current: Mapping[str, str], update: Mapping[str, str | None] | None
+) -> dict[str, str]:
+    """Orb's metadata semantics: a null value removes a key, a null map clears everything."""
+    if update is None:
+        return {}
+    merged = dict(current)
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -101,7 +101,7 @@ class Ledger:
                 if backfill.customer_id != owner:
                     continue
             matcher = backfill.matcher
-            if matcher is not None and not matcher(event.properties):
+            if matcher is not None and not matcher.matches(event):
                 continue
             return False
         return True

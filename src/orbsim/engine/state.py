@@ -23,6 +23,7 @@ from typing import Any
 
 from orbsim.engine.backfills import BackfillRecord
 from orbsim.engine.billing import PlanRecord, SubscriptionRecord
+from orbsim.engine.catalog import ItemRecord, MetricRecord, PriceRecord
 from orbsim.engine.customers import CustomerRecord
 from orbsim.engine.ids import IdGenerator
 from orbsim.engine.quotas import RollingQuota
@@ -60,6 +61,10 @@ class AccountState:
     events: EventStore = field(default_factory=EventStore)
     amend_quota: RollingQuota = field(default_factory=lambda: RollingQuota("amendment"))
     deprecate_quota: RollingQuota = field(default_factory=lambda: RollingQuota("deprecation"))
+    items: dict[str, ItemRecord] = field(default_factory=dict)
+    metrics: dict[str, MetricRecord] = field(default_factory=dict)
+    prices: dict[str, PriceRecord] = field(default_factory=dict)
+    """Every price: add-ons (``prices.create``) and plan prices (``plans.create(prices=...)``)."""
     webhooks: WebhookState = field(default_factory=WebhookState)
     """Webhook endpoints, events due later (subscription starts and ends) and the event count;
     ``pending`` holds the current transaction's events and is empty between operations."""
@@ -70,6 +75,7 @@ class AccountState:
     subscriptions_by_customer: dict[str, list[SubscriptionRecord]] = field(
         default_factory=dict, metadata=INDEX
     )
+    prices_by_external: dict[str, PriceRecord] = field(default_factory=dict, metadata=INDEX)
 
     @classmethod
     def fresh(cls, settings: Settings, seed: int | str | None = 0) -> AccountState:
@@ -112,6 +118,11 @@ class AccountState:
         self.subscriptions_by_customer = {}
         for sub in self.subscriptions.values():
             self.subscriptions_by_customer.setdefault(sub.customer_id, []).append(sub)
+        self.prices_by_external = {
+            str(r.data["external_price_id"]): r
+            for r in self.prices.values()
+            if r.data.get("external_price_id") is not None
+        }
 
     def __repr__(self) -> str:
         return (

@@ -29,7 +29,7 @@ def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
         raise ValueError(f"{field}: expected a date-time, got the date {value.isoformat()!r}")
     else:
         raise ValueError(f"{field}: expected an ISO 8601 timestamp string, got {value!r}")
-    return to_utc(parsed)
+    return to_utc(parsed, field)
 
 
 def optional_timestamp(value: object, field: str) -> datetime | None:

@@ -5,7 +5,7 @@ Each check appends a message naming the field, the rule and the offending value.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from orbsim.times import to_utc
@@ -23,7 +23,6 @@ EVENT_KEYS = frozenset(
 AMEND_KEYS = EVENT_KEYS - {"idempotency_key"}
 SCALARS: frozenset[type] = frozenset((str, int, float, bool))
 _SCALARS = SCALARS
-_ZERO = timedelta(0)
 fromisoformat = datetime.fromisoformat
 _fromisoformat = fromisoformat
 
@@ -54,7 +53,11 @@ def check_timestamp(value: object, errors: list[str]) -> datetime | None:
     else:
         errors.append(f"timestamp: expected an ISO 8601 string, got {short(value)}")
         return None
-    return to_utc(parsed)
+    try:
+        return to_utc(parsed, "timestamp")
+    except ValueError as exc:
+        errors.append(str(exc))
+        return None
 
 
 def check_properties(value: object, errors: list[str]) -> dict[str, Any] | None:

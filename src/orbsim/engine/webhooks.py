@@ -2,8 +2,8 @@
 
 The engine records a ``WebhookEvent`` when something Orb announces happens (a customer is created, a
 backfill is reflected, ...), at the simulated moment of its cause, together with a snapshot of the
-resource as it was then and the endpoints that were subscribed then (``Target``). The wire layer
-(``orbsim.wire.delivery``) turns each (event, target) into signed bytes and delivers them.
+resource as it was then and the endpoints that were subscribed then (``Target``). Signing and
+delivery happen outside the engine, which only hands each (event, target) pair over.
 
 The payload builders (``WebhookEvent.payload``) return plain values and pydantic models in the shape
 of the SDK's webhook types, for both payload styles:

@@ -181,6 +181,8 @@ def _encode_subscription(record: SubscriptionRecord) -> dict[str, Any]:
         "seq": record.seq,
         "metadata": record.metadata,
         "extra": record.extra,
+        "usage_filter": record.usage_filter,
+        "usage_customer_ids": record.usage_customer_ids,
         "schedule": {
             "start": _iso(schedule.start),
             "end": _opt_iso(schedule.end),
@@ -212,6 +214,8 @@ def _decode_subscription(reader: Reader) -> SubscriptionRecord:
         metadata=reader.mapping("metadata"),
         seq=reader.integer("seq"),
         extra=reader.mapping("extra"),
+        usage_filter=reader.data.get("usage_filter"),
+        usage_customer_ids=reader.data.get("usage_customer_ids"),
     )
 
 

@@ -57,6 +57,7 @@ from orbsim.errors import (
     URLNotFound,
 )
 from orbsim.settings import Settings
+from orbsim.wire.admin_openapi import get_openapi
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -84,9 +85,13 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
     """Answer an admin request; unknown admin paths and methods are URLNotFound like any other."""
     try:
         path = api_path(request.path)
+        method = request.method.upper()
+        if path == f"{PREFIX}/":  # the dashboard's path: GET is answered before this point
+            raise MethodNotAllowed(
+                f"{method} {request.path}: the dashboard takes GET", allow=("GET",)
+            )
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        method = request.method.upper()
         found = _ROUTES.get((method, path))
         if found is None:
             allowed = _METHODS.get(path)
@@ -118,8 +123,17 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 
 
 def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock."""
-    return 200, sim.state_document()
+    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock.
+
+    The API keys are left out (``settings.api_keys`` reads null): they are the server's
+    credentials, configuration rather than state, and anyone with one key must not learn the
+    others from this endpoint."""
+    document = sim.state_document()
+    state = document.get("state")
+    settings = state.get("settings") if isinstance(state, dict) else None
+    if isinstance(settings, dict) and settings.get("api_keys") is not None:
+        settings["api_keys"] = None
+    return 200, document
 
 
 def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
@@ -173,16 +187,22 @@ def advance_clock(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int,
 
 
 def _seconds(value: object) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestValidationError(
             f"clock/advance: 'seconds' must be a finite number, got {value!r}"
         )
+    shown = str(value) if len(str(value)) <= 24 else f"an integer of {len(str(value))} digits"
     if value < 0:
         raise ConstraintViolation(
-            f"clock/advance: the clock only moves forward; 'seconds' is {value}"
+            f"clock/advance: the clock only moves forward; 'seconds' is {shown}"
         )
+    # compared before any float conversion: int(10**400) has no float
     if value > _MAX_ADVANCE.total_seconds():
-        raise RequestValidationError(f"clock/advance: 'seconds' {value} is more than 1000 years")
+        raise RequestValidationError(f"clock/advance: 'seconds' {shown} is more than 1000 years")
+    if not math.isfinite(value):
+        raise RequestValidationError(
+            f"clock/advance: 'seconds' must be a finite number, got {value!r}"
+        )
     return timedelta(seconds=value)
 
 
@@ -392,6 +412,7 @@ _REQUEST_FILTERS = frozenset({"method", "path", "status", "limit"})
 _DELIVERY_FILTERS = frozenset({"type", "endpoint_id", "status", "limit"})
 
 _ROUTES: dict[tuple[str, str], tuple[AdminHandler, frozenset[str], bool]] = {
+    ("GET", f"{PREFIX}/openapi.json"): (get_openapi, _NONE, False),
     ("GET", f"{PREFIX}/state"): (get_state, _NONE, False),
     ("POST", f"{PREFIX}/reset"): (reset, _NONE, False),
     ("GET", f"{PREFIX}/settings"): (get_settings, _NONE, False),

@@ -25,7 +25,31 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build each JSON object, refusing a repeated key (the standard decoder keeps the last).
+
+    Which of two values a client meant is unknowable; RFC 8259 leaves it to the receiver, and a
+    silent "last one wins" hides bugs in the code under test, so orbsim refuses the body.
+    """
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+_decoder = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -110,6 +134,12 @@ def parse_object(body: bytes, content_type: str | None) -> dict[str, Any]:
         raise RequestValidationError("request body is not valid UTF-8") from None
     except RecursionError:
         raise RequestValidationError("request body is nested too deeply") from None
+    except DuplicateKey as exc:
+        raise RequestValidationError(
+            f"request body names the key {exc.key!r} more than once in one object; "
+            "send each key once",
+            validation_errors=[f"duplicate key {exc.key!r}"],
+        ) from None
     except ValueError as exc:
         raise RequestValidationError(f"request body is not valid JSON: {exc}") from None
     if type(value) is not dict:

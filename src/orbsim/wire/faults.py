@@ -82,6 +82,18 @@ UNSET: Final = _Unset.UNSET
 """``times`` not given: 1, or unlimited for a probability fault."""
 
 
+MAX_TIMES = 1_000_000
+"""The most firings one fault can be armed for (``None`` means unlimited anyway)."""
+MAX_RETRY_AFTER_MS = 3_600_000
+"""The longest ``retry-after-ms`` hint a fault may carry: one hour."""
+
+
+def _number(value: int) -> str:
+    """An integer for a message: a 400-digit one is described, not printed."""
+    text = str(value)
+    return text if len(text) <= 24 else f"an integer of {len(text.lstrip('-'))} digits"
+
+
 def _check_kind(kind: object) -> int | str:
     if isinstance(kind, bool) or not isinstance(kind, int | str):
         raise ValueError(f"fault kind must be an HTTP status or a transport kind, got {kind!r}")
@@ -232,8 +244,8 @@ class Faults:
             times = None if probability is not None else 1
         if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
             raise ValueError(f"times must be a positive integer or None, got {times!r}")
-        if times is not None and times < 1:
-            raise ValueError(f"times must be at least 1, got {times}")
+        if times is not None and not 1 <= times <= MAX_TIMES:
+            raise ValueError(f"times must be between 1 and {MAX_TIMES}, got {_number(times)}")
         if probability is not None:
             if isinstance(probability, bool) or not isinstance(probability, int | float):
                 raise ValueError(f"probability must be a number in (0, 1], got {probability!r}")
@@ -246,8 +258,11 @@ class Faults:
             retry_after_ms = self.default_retry_after_ms
         elif isinstance(retry_after_ms, bool) or not isinstance(retry_after_ms, int):
             raise ValueError(f"retry_after_ms must be an integer, got {retry_after_ms!r}")
-        if retry_after_ms < 0:
-            raise ValueError(f"retry_after_ms must be >= 0, got {retry_after_ms}")
+        if not 0 <= retry_after_ms <= MAX_RETRY_AFTER_MS:
+            raise ValueError(
+                f"retry_after_ms must be between 0 and {MAX_RETRY_AFTER_MS} (one hour), "
+                f"got {_number(retry_after_ms)}"
+            )
         with self._lock:
             self._added += 1
             number = self._added

@@ -17,6 +17,9 @@ long) - those are recomputed identically anyway.
 
 Keys are compared on method, path (``/v1`` prefix ignored), query and a SHA-256 of the body, so
 memory per key stays small. Expiry uses the simulator's clock; expired keys are dropped lazily.
+At most ``Settings.idempotency_max_keys`` (10,000) are kept: past it the oldest are forgotten
+early (a retry of a request that old does not happen), so the store stays bounded even while a
+test holds the clock still and nothing ever expires.
 
 The store is part of the simulator's state: it is ``sim.wire.idempotency``, and ``OrbSim``'s
 ``snapshot``/``restore`` and ``dump``/``load`` carry it with the engine state it describes.
@@ -79,10 +82,18 @@ class IdempotencyStore:
                 del self.entries[old.key]
         return self.entries.get(key)
 
-    def store(self, entry: Entry) -> None:
+    def store(self, entry: Entry, max_keys: int | None = None) -> None:
+        """Keep ``entry``; with ``max_keys``, forget the oldest keys beyond that many."""
         self.entries[entry.key] = entry
-        self._order.append(entry)
+        order = self._order
+        order.append(entry)
         self.stored += 1
+        if max_keys is not None:
+            entries = self.entries
+            while len(entries) > max_keys or len(order) > 2 * max_keys:
+                old = order.popleft()
+                if entries.get(old.key) is old:
+                    del entries[old.key]
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -201,5 +212,6 @@ def run(
         if status < 500 and status != 409 and status != 429:
             expires_at = now + settings.idempotency_ttl
             snapshot = tuple(response.headers)
-            store.store(Entry(key, expires_at, fingerprint, status, snapshot, response.body))
+            entry = Entry(key, expires_at, fingerprint, status, snapshot, response.body)
+            store.store(entry, settings.idempotency_max_keys)
         return response

@@ -3,8 +3,12 @@
 Recording must cost next to nothing on the in-process fast path, so ``dispatch`` only appends a
 tuple of references (request, response, clock reading, fault) to a bounded deque; the parsing
 into ``RecordedRequest`` fields (query dict, JSON bodies, headers) happens when a test reads the
-log. The log keeps the last ``limit`` requests (10,000 by default; ``limit = 0`` stops recording).
-Admin requests (``/_orbsim/...``) are not recorded.
+log. The log keeps the last ``limit`` requests (10,000 by default; ``limit = 0`` stops recording)
+and at most ``byte_limit`` bytes of bodies (64 MiB by default), dropping the oldest first. A body
+longer than ``body_limit`` (1 MiB) is kept truncated, and of a refused request (401, 413) only
+the first ``REFUSED_PREFIX`` bytes are kept, so requests nobody may make cost no memory
+(``RecordedRequest.body_size`` still tells the full length). Admin requests (``/_orbsim/...``)
+are not recorded.
 
 A request stopped by an injected ``connect_error``/``read_timeout`` is recorded with
 ``status=None`` (the simulator never answered); a ``lost_response`` is recorded with the status the
@@ -22,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from orbsim.engine.timeparse import iso
@@ -34,6 +38,13 @@ if TYPE_CHECKING:
     pass
 
 DEFAULT_LIMIT = 10_000
+DEFAULT_BYTE_LIMIT = 64 * 1024 * 1024
+"""Bodies (request and response) kept in the log at most, in bytes."""
+DEFAULT_BODY_LIMIT = 1024 * 1024
+"""A body longer than this is kept truncated to this many bytes."""
+REFUSED_PREFIX = 1024
+"""Bytes kept of the body of a refused request (401 unauthenticated, 413 too large)."""
+_REFUSED = frozenset({401, 413})
 
 REQUEST_HEADERS = ("idempotency-key", "content-type", "x-stainless-retry-count")
 """Request headers kept in ``RecordedRequest.headers``. Only these: the SDK sends a dozen more
@@ -56,6 +67,8 @@ Entry = tuple[
     str | None,  # 10 transport fault of the answer
     int | str | None,  # 11 injected fault kind
     bool,  # 12 rate limited
+    int,  # 13 full length of the request body (6 may be a prefix of it)
+    int,  # 14 full length of the response body (9 may be a prefix of it)
 ]
 """What ``dispatch`` appends: one flat tuple of references (a plain tuple of immutable values is
 untracked by the garbage collector, so a full log does not slow collections down)."""
@@ -108,6 +121,10 @@ class RecordedRequest:
         """The client received this answer (no transport fault swallowed it)."""
         self.status: int | None = None if entry[10] in BEFORE_DISPATCH else entry[7]
         """The status the simulator answered; None if the request never reached it."""
+        self.body_size: int = entry[13]
+        """The length of the request body as sent, in bytes (``body`` may be truncated)."""
+        self.body_truncated: bool = entry[13] > len(entry[6])
+        """Only a prefix of the body was kept (see the module notes); ``body`` is then text."""
 
     @property
     def query(self) -> dict[str, str | list[str]]:
@@ -178,6 +195,8 @@ class RecordedRequest:
             "fault": self.fault,
             "rate_limited": self.rate_limited,
             "delivered": self.delivered,
+            "body_size": self.body_size,
+            "body_truncated": self.body_truncated,
         }
 
     def summary(self) -> str:
@@ -261,9 +280,19 @@ def body_diff(expected: Any, actual: Any) -> str:
 class RequestLog:
     """The recorded requests of one simulator, oldest first (``sim.requests``). Thread-safe."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        byte_limit: int = DEFAULT_BYTE_LIMIT,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+    ) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[Entry] = deque(maxlen=limit)
+        self._entries: deque[Entry] = deque()
+        self._limit = _count(limit, "limit")
+        self._byte_limit = _count(byte_limit, "byte_limit")
+        self._body_limit = _count(body_limit, "body_limit")
+        self._bytes = 0
         self._counter = itertools.count(1)
 
     # -- recording (called by dispatch) -----------------------------------------------------------
@@ -278,45 +307,87 @@ class RequestLog:
     ) -> None:
         """Append one request (called by ``dispatch``; kept to a tuple of references).
 
-        No lock: ``deque.append`` is atomic (documented thread-safe) and readers take
-        ``deque.copy()``, which is atomic too.
+        Bodies over ``body_limit`` are cut (a slice: the rest is not retained), refused requests
+        keep ``REFUSED_PREFIX`` bytes; then the oldest entries go until both limits hold.
         """
-        self._entries.append(
-            (
-                next(self._counter),
-                at,
-                request.method,
-                request.path,
-                request.query,
-                _picked(request.headers),
-                request.body,
-                response.status,
-                tuple(response.headers),
-                response.body,
-                response.transport_fault,
-                fault,
-                rate_limited,
-            )
+        body = request.body
+        answer = response.body
+        cap = REFUSED_PREFIX if response.status in _REFUSED else self._body_limit
+        kept = body if len(body) <= cap else body[:cap]
+        kept_answer = answer if len(answer) <= self._body_limit else answer[: self._body_limit]
+        entry: Entry = (
+            next(self._counter),
+            at,
+            request.method,
+            request.path,
+            request.query,
+            _picked(request.headers),
+            kept,
+            response.status,
+            tuple(response.headers),
+            kept_answer,
+            response.transport_fault,
+            fault,
+            rate_limited,
+            len(body),
+            len(answer),
         )
+        with self._lock:
+            entries = self._entries
+            entries.append(entry)
+            self._bytes += len(kept) + len(kept_answer)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest entries until the count and byte limits hold (lock held)."""
+        entries = self._entries
+        while entries and (len(entries) > self._limit or self._bytes > self._byte_limit):
+            old = entries.popleft()
+            self._bytes -= len(old[6]) + len(old[9])
 
     # -- configuration ----------------------------------------------------------------------------
 
     @property
     def limit(self) -> int:
         """How many requests are kept (the oldest are dropped first); 0 records nothing."""
-        return cast(int, self._entries.maxlen)
+        return self._limit
 
     @limit.setter
     def limit(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"limit must be an integer >= 0, got {value!r}")
         with self._lock:
-            self._entries = deque(self._entries, maxlen=value)
+            self._limit = _count(value, "limit")
+            self._trim()
+
+    @property
+    def byte_limit(self) -> int:
+        """How many bytes of bodies are kept at most (the oldest requests are dropped first)."""
+        return self._byte_limit
+
+    @byte_limit.setter
+    def byte_limit(self, value: int) -> None:
+        with self._lock:
+            self._byte_limit = _count(value, "byte_limit")
+            self._trim()
+
+    @property
+    def body_limit(self) -> int:
+        """Bodies longer than this many bytes are kept truncated (applies to new requests)."""
+        return self._body_limit
+
+    @body_limit.setter
+    def body_limit(self, value: int) -> None:
+        self._body_limit = _count(value, "body_limit")
+
+    @property
+    def bytes_kept(self) -> int:
+        """Bytes of bodies held now (request and response bodies, as kept)."""
+        return self._bytes
 
     # -- reading ----------------------------------------------------------------------------------
 
     def _snapshot(self) -> list[Entry]:
-        return list(self._entries.copy())
+        with self._lock:
+            return list(self._entries)
 
     def all(self) -> list[RecordedRequest]:
         """Every recorded request, oldest first."""
@@ -335,6 +406,7 @@ class RequestLog:
         """Forget every recorded request (indexes keep counting)."""
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def filter(
         self,
@@ -445,7 +517,16 @@ class RequestLog:
         return "\n".join([head, *(f"  {record.summary()}" for record in shown)])
 
     def __repr__(self) -> str:
-        return f"RequestLog({len(self)} recorded, limit={self.limit})"
+        return (
+            f"RequestLog({len(self)} recorded, {self._bytes} bytes, limit={self.limit}, "
+            f"byte_limit={self.byte_limit})"
+        )
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
 
 
 def _times(n: int) -> str:

@@ -6,11 +6,12 @@ query parameters, pass the JSON body to the engine method as keyword arguments (
 unknown keys itself) and return ``(status, model)``. Every ``OrbError`` becomes Orb's problem+json
 answer here, in one place; anything else is a bug and becomes a 500 without a traceback.
 
-Order of checks: injected faults (``faults.py``), authentication (401), route (404
-url-not-found, or 405), body size (413), rate limits (429, ``ratelimit.py``), then the
-``Idempotency-Key`` (every method but GET, see ``idempotency.py``), query parameters, body,
-engine. Every request and answer is recorded in ``sim.requests`` (``recorder.py``); admin
-requests (``/_orbsim/``) bypass faults, limits and the log.
+Order of checks: authentication (401), injected faults (``faults.py``: an armed fault never
+fires for, nor is used up by, an unauthenticated request), route (404 url-not-found, or 405),
+body size (413), rate limits (429, ``ratelimit.py``), then the ``Idempotency-Key`` (every method
+but GET, see ``idempotency.py``), query parameters, body, engine. Every request and answer is
+recorded in ``sim.requests`` (``recorder.py``); admin requests (``/_orbsim/``) bypass faults,
+limits and the log.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from orbsim.errors import (
     URLNotFound,
 )
 from orbsim.models import IngestResponse
+from orbsim.wire import billing
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -241,36 +243,10 @@ def update_customer_by_alias(call: Call) -> tuple[int, Payload]:
 # --------------------------------------------------------------------------------------------------
 # Handlers: plans and subscriptions
 
-_CADENCES = ("monthly", "quarterly", "semi_annual", "annual")  # shortest first
-_PRICE_WRAPPERS = ("price", "allocation_price", "license_allocation_price")
-
-
-def plan_cadence(prices: object) -> str | None:
-    """The billing cadence a plan's prices imply: the shortest recognised price cadence.
-
-    Orb bills a subscription on the shortest cadence among its prices. Prices arrive flat
-    (``{"cadence": ...}``, older SDKs) or wrapped (``{"price": {"cadence": ...}}``, SDK 4.90);
-    ``one_time``/``custom`` and anything unreadable are ignored.
-    """
-    found: set[str] = set()
-    if type(prices) is list:
-        for item in prices:
-            if type(item) is not dict:
-                continue
-            candidates = [item, *(item.get(name) for name in _PRICE_WRAPPERS)]
-            for candidate in candidates:
-                if type(candidate) is dict and candidate.get("cadence") in _CADENCES:
-                    found.add(candidate["cadence"])
-    return min(found, key=_CADENCES.index) if found else None
-
 
 def create_plan(call: Call) -> tuple[int, Payload]:
-    body = call.body()
-    if "billing_cadence" not in body:
-        cadence = plan_cadence(body.get("prices"))
-        if cadence is not None:
-            body["billing_cadence"] = cadence
-    return 201, call.sim.plans.create(**body)
+    # The billing cadence follows the prices when not given (the engine derives it).
+    return 201, call.sim.plans.create(**call.body())
 
 
 def list_plans(call: Call) -> tuple[int, Payload]:
@@ -285,6 +261,14 @@ def fetch_plan(call: Call) -> tuple[int, Payload]:
 
 def fetch_plan_by_external_id(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.plans.fetch_by_external_id(call.params[0])
+
+
+def update_plan(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.update(call.params[0], **call.body())
+
+
+def update_plan_by_external_id(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.plans.update_by_external_id(call.params[0], **call.body())
 
 
 def create_subscription(call: Call) -> tuple[int, Payload]:
@@ -307,6 +291,10 @@ def list_subscriptions(call: Call) -> tuple[int, Payload]:
 
 def fetch_subscription(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.subscriptions.fetch(call.params[0])
+
+
+def update_subscription(call: Call) -> tuple[int, Payload]:
+    return 200, call.sim.subscriptions.update(call.params[0], **call.body())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,7 +389,9 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/plans", create_plan),
     _route("GET", "/plans", list_plans, _PAGE | _CREATED_AT | {"status"}),
     _route("GET", "/plans/external_plan_id/{external_plan_id}", fetch_plan_by_external_id),
+    _route("PUT", "/plans/external_plan_id/{external_plan_id}", update_plan_by_external_id),
     _route("GET", "/plans/{plan_id}", fetch_plan),
+    _route("PUT", "/plans/{plan_id}", update_plan),
     _route("POST", "/subscriptions", create_subscription),
     _route(
         "GET",
@@ -421,6 +411,7 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     _route("GET", "/subscriptions/{subscription_id}", fetch_subscription),
+    _route("PUT", "/subscriptions/{subscription_id}", update_subscription),
     _route("POST", "/webhook_endpoints", create_webhook_endpoint),
     _route("GET", "/webhook_endpoints", list_webhook_endpoints, _PAGE),
     _route("GET", "/webhook_endpoints/{webhook_endpoint_id}", retrieve_webhook_endpoint),
@@ -429,6 +420,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/enable", enable_webhook_endpoint),
     _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/disable", disable_webhook_endpoint),
     _route("GET", "/ping", ping),
+    *(_route(*endpoint) for endpoint in billing.ENDPOINTS),
 )
 
 
@@ -538,20 +530,67 @@ def dispatch(sim: OrbSim, request: WireRequest) -> WireResponse:
         wire = sim.wire
         log = wire.requests
         at = sim.clock.now()
+        try:
+            api_key = _authenticate(sim, request.headers.get("authorization"))
+        except OrbAuthenticationError as exc:
+            response = problem_response(exc)
+            log.record(at, request, response)
+            return response
         faults = wire.faults
         if faults.armed:
-            return _dispatch_faulty(sim, request, faults, log, at)
-        response, limited = _serve(sim, request, at)
+            return _dispatch_faulty(sim, request, api_key, faults, log, at)
+        response, limited = _serve(sim, request, api_key, at)
         log.record(at, request, response, None, limited)
         return response
     except Exception:
         return _internal_error(request)
 
 
+def refuse_before_body(sim: OrbSim, request: WireRequest, length: int) -> WireResponse | None:
+    """For a server that has read a request's head only: the answer ``dispatch`` would give
+    whatever the body, if it is a refusal (401, or 413 for a declared ``length`` over
+    ``Settings.max_request_bytes``), recorded as ``dispatch`` records it; else None.
+
+    A refused body is then never read, so requests nobody may make cost no memory. An unknown
+    URL answers 404 before the size is looked at, as in ``dispatch``.
+    """
+    admin = is_admin(request.path)
+    if admin:
+        from orbsim.wire.dashboard import is_dashboard
+
+        if is_dashboard(request):  # a GET without a body; it authenticates browsers itself
+            return None
+    try:
+        _authenticate(sim, request.headers.get("authorization"))
+        limit = sim.settings.max_request_bytes
+        if length <= limit:
+            return None
+        if not admin:
+            match(request.method.upper(), request.path)
+        raise too_large(length, limit)
+    except OrbError as exc:
+        response = problem_response(exc)
+    if not admin:
+        sim.wire.requests.record(sim.clock.now(), request, response)
+    return response
+
+
+def too_large(size: int, limit: int) -> RequestTooLarge:
+    """The 413 for a body of ``size`` bytes (``size > limit``)."""
+    return RequestTooLarge(f"request body is {size} bytes; at most {limit} are accepted")
+
+
 def _admin(sim: OrbSim, request: WireRequest) -> WireResponse:
     """The simulator's own control API: authenticated, never faulted, limited or recorded."""
     try:
+        from orbsim.wire.dashboard import is_dashboard, serve_dashboard
+
+        if is_dashboard(request):  # for browsers: its own authentication (Basic or Bearer)
+            return serve_dashboard(sim, request)
         _authenticate(sim, request.headers.get("authorization"))
+        limit = sim.settings.max_request_bytes
+        if len(request.body) > limit:
+            raise too_large(len(request.body), limit)
         from orbsim.wire.admin import dispatch_admin
 
         return dispatch_admin(sim, request)
@@ -560,14 +599,19 @@ def _admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 
 
 def _dispatch_faulty(
-    sim: OrbSim, request: WireRequest, faults: Faults, log: RequestLog, at: datetime
+    sim: OrbSim,
+    request: WireRequest,
+    api_key: str,
+    faults: Faults,
+    log: RequestLog,
+    at: datetime,
 ) -> WireResponse:
     """``dispatch`` while faults are armed: the first one that fires shapes the answer."""
     method = request.method.upper()
     path = api_path(request.path)
     fault = faults.take(method, path)
     if fault is None:
-        response, limited = _serve(sim, request, at)
+        response, limited = _serve(sim, request, api_key, at)
         log.record(at, request, response, None, limited)
         return response
     kind = fault.kind
@@ -577,17 +621,18 @@ def _dispatch_faulty(
     elif kind in BEFORE_DISPATCH:
         response = dropped_response(fault, method, path)
     else:  # lost_response: the simulator answers (and commits), the answer never arrives
-        answered, limited = _serve(sim, request, at)
+        answered, limited = _serve(sim, request, api_key, at)
         response = WireResponse(answered.status, answered.headers, answered.body, kind)
     log.record(at, request, response, kind, limited)
     return response
 
 
-def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireResponse, bool]:
-    """The API's answer, and whether a rate limit gave it."""
+def _serve(
+    sim: OrbSim, request: WireRequest, api_key: str, at: datetime
+) -> tuple[WireResponse, bool]:
+    """The answer of an authenticated request, and whether a rate limit gave it."""
     try:
         headers = request.headers
-        api_key = _authenticate(sim, headers.get("authorization"))
         method = request.method
         if not method.isupper():
             method = method.upper()
@@ -595,9 +640,7 @@ def _serve(sim: OrbSim, request: WireRequest, at: datetime) -> tuple[WireRespons
         settings = sim.settings
         limit = settings.max_request_bytes
         if len(request.body) > limit:
-            raise RequestTooLarge(
-                f"request body is {len(request.body)} bytes; at most {limit} are accepted"
-            )
+            raise too_large(len(request.body), limit)
         if limited(settings):
             events = count_events(request.body) if route.handler is ingest else 0
             refusal = sim.wire.limiter.admit(settings, api_key, at, events, method, request.path)

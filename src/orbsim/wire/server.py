@@ -1,55 +1,124 @@
 """A real HTTP/1.1 server in front of ``orbsim.wire.routes.dispatch`` (stdlib only).
 
-``OrbSimServer`` binds at construction (so ``port`` and ``base_url`` are known at once), serves
-from a daemon thread after ``start()``, and stops gracefully: in-flight requests finish, idle
-keep-alive connections are closed, every handler thread is waited for. Each connection gets its
-own daemon thread and stays open across requests (HTTP/1.1 keep-alive), with ``TCP_NODELAY`` so
-small responses leave at once. Every request becomes a ``WireRequest`` and every answer is the
+Why not a mature server: measured with ``benchmarks/bench_server.py --uvicorn``, the same
+``dispatch`` behind uvicorn 0.54 (h11, asyncio) took 8.9 ms per SDK call from a separate process
+(47 ms in-process) where this server took 1.4 ms on the same loaded machine; uvicorn answers
+malformed requests and its concurrency limit with plain-text pages (Orb's clients expect JSON),
+and would be a new dependency. ``http.server`` (the previous base) holds a thread per
+connection with no timeout, reads bodies before any check and answers errors in HTML. So the
+framing, limits and timeouts below are orbsim's own, in one file, tested against hostile clients.
+
+``OrbSimServer`` binds at construction (so ``port`` and ``base_url`` are known at once) and
+serves after ``start()``. Every request becomes a ``WireRequest`` and every answer is the
 ``WireResponse`` that ``dispatch`` returns, written unchanged, so the server and the in-process
 transports answer byte-identically.
 
-An answer carrying an injected transport fault (``WireResponse.transport_fault``: connect_error,
-read_timeout, lost_response) is not written: the connection is closed without a response, which
-the client sees as a dropped connection (httpx: ``RemoteProtocolError``; the SDK retries it on a
-new connection). For ``lost_response`` the simulator has committed the request first.
+Shape: one event-loop thread (``selectors``) owns every connection while a request arrives: it
+accepts, reads heads and bodies without blocking, and enforces the limits; a fixed pool of
+worker threads runs ``dispatch`` and writes the answers. A connection costs a few hundred bytes
+until its request is complete, never a thread, so slow or idle clients cannot starve the server:
 
-Request bodies are framed by ``Content-Length`` or by ``Transfer-Encoding: chunked``; a request
-with neither has an empty body (RFC 9112). A malformed length or chunk framing gets a 400
-problem+json answer and the connection is closed.
+* a head must arrive within ``header_timeout`` (10 s) of its first byte, a body within
+  ``body_timeout`` (30 s) of its head; an idle keep-alive connection is closed after
+  ``idle_timeout`` (60 s, longer than the SDK's 5 s pool expiry, so the SDK never races it);
+* at most ``max_connections`` are open (default: the file-descriptor limit less a reserve).
+  When a new one would exceed it, the connection idle for longest (or still sending a head)
+  is closed to make room; if every connection is busy, accepting pauses (the kernel's backlog
+  holds new ones) until one finishes. Running out of descriptors pauses accepting too, instead
+  of spinning on ``accept``;
+* heads are limited to 64 KiB, bodies to ``Settings.max_request_bytes``: a declared
+  ``Content-Length`` over it is refused before any body byte is read, a chunked body is
+  counted as it streams in;
+* with the default dispatch, authentication is checked on the head (``routes.refuse_before_body``):
+  an unauthenticated request is answered 401 without its body ever being held in memory (the
+  bytes are read and discarded so that the client sees the answer, not a reset).
+
+Strictness (RFC 9112): a request with both ``Content-Length`` and ``Transfer-Encoding``, a
+folded header line (obs-fold), control characters in a header, a repeated ``Content-Length`` /
+``Host`` / ``Authorization`` / ``Idempotency-Key``, or an HTTP/1.1 request without ``Host`` is
+refused. ``Host`` must name this server: an IP literal, ``localhost``, or a name given in
+``allowed_hosts`` (``["*"]`` allows any), which stops DNS-rebinding pages from reaching a
+loopback server. Every refusal is Orb's problem+json body, never an HTML page.
+
+An answer carrying an injected transport fault (``WireResponse.transport_fault``) is not
+written: the connection is closed without a response, which the client sees as a dropped
+connection. ``stop()`` stops accepting, lets in-flight requests finish (answered with
+``Connection: close``), closes idle connections and joins every thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
+import logging
+import re
+import select
+import selectors
 import socket
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedIOBase
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
-from orbsim.errors import OrbInternalServerError, RequestValidationError
+from orbsim.errors import OrbInternalServerError, RequestTooLarge, RequestValidationError
 from orbsim.wire.codec import problem_response
 from orbsim.wire.messages import WireRequest, WireResponse
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not POSIX
+    resource = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
 
 Dispatch = Callable[["OrbSim", WireRequest], WireResponse]
 """The signature of ``orbsim.wire.routes.dispatch``."""
+Precheck = Callable[["OrbSim", WireRequest, int], "WireResponse | None"]
+"""The signature of ``orbsim.wire.routes.refuse_before_body``."""
 
-_MAX_LINE = 65536
-_READ_PIECE = 1 << 20
+log = logging.getLogger("orbsim.server")
+
+MAX_HEAD = 65536
+_RECV = 262144
 _NO_CONTENT = frozenset({204, 304})
 _HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
+_SINGLETONS = frozenset(
+    {"content-length", "host", "authorization", "idempotency-key", "transfer-encoding"}
+)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_DRAIN_IDLE = 1.0
+_DRAIN_TOTAL = 10.0
+_FD_RESERVE = 32
+_LINGER = 0.005
+"""How long a worker that just answered waits for the connection's next request itself."""
+
+# connection states
+_HEAD, _BODY, _BUSY, _DRAIN = 0, 1, 2, 3
+_WAKE = object()
+_INCOMPLETE = WireRequest("", "")
+"""``_complete_request``: part of a request is here, the rest may follow."""
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-class _FramingError(ValueError):
-    """The request body's framing (length or chunks) cannot be read."""
+class _BadRequest(Exception):
+    """The request cannot be served as sent; ``error`` is the answer."""
+
+    def __init__(self, error: RequestValidationError | RequestTooLarge) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _bad(message: str) -> _BadRequest:
+    return _BadRequest(RequestValidationError(message))
 
 
 def _phrase(status: int) -> str:
@@ -59,219 +128,168 @@ def _phrase(status: int) -> str:
         return ""
 
 
-def _read_exact(rfile: BufferedIOBase, size: int) -> bytes:
-    """Read ``size`` bytes; memory grows with the bytes that arrive, not with the size claimed."""
-    if size <= _READ_PIECE:
-        data = rfile.read(size) if size else b""
-    else:
-        pieces: list[bytes] = []
-        left = size
-        while left:
-            piece = rfile.read(min(left, _READ_PIECE))
-            if not piece:
-                break
-            pieces.append(piece)
-            left -= len(piece)
-        data = b"".join(pieces)
-    if len(data) != size:
-        raise _FramingError(f"body ended after {len(data)} of {size} bytes")
-    return data
-
-
-def _read_chunked(rfile: BufferedIOBase) -> bytes:
-    """Decode a ``Transfer-Encoding: chunked`` body; trailers are read and dropped."""
-    parts: list[bytes] = []
-    while True:
-        line = rfile.readline(_MAX_LINE + 1)
-        if not line.endswith(b"\n"):
-            raise _FramingError("truncated or overlong chunk size line")
-        size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise _FramingError(f"invalid chunk size {size_text!r}") from None
-        if size < 0:
-            raise _FramingError(f"invalid chunk size {size_text!r}")
-        if size == 0:
-            break
-        parts.append(_read_exact(rfile, size))
-        if rfile.readline(3) not in (b"\r\n", b"\n"):
-            raise _FramingError("chunk not followed by CRLF")
-    while True:  # trailer section, ended by an empty line
-        line = rfile.readline(_MAX_LINE + 1)
-        if line in (b"\r\n", b"\n", b""):
-            return b"".join(parts)
-        if not line.endswith(b"\n"):
-            raise _FramingError("overlong trailer line")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Turns each HTTP request on a connection into one ``dispatch`` call."""
-
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def handle_one_request(self) -> None:
-        """Read one request (any method) and answer it; the stdlib's loop handles keep-alive."""
-        try:
-            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
-            if len(self.raw_requestline) > _MAX_LINE:
-                self.requestline = self.request_version = self.command = ""
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return  # the stdlib has answered 400/505 and closes the connection
-            self._answer()
-        except TimeoutError:
-            self.close_connection = True
-
-    def _answer(self) -> None:
-        server = self.server
-        fields: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = name.lower()
-            fields[key] = f"{fields[key]}, {value}" if key in fields else value
-        try:
-            body = self._read_body(fields)
-        except _FramingError as exc:
-            self.close_connection = True  # the rest of the stream cannot be trusted
-            response = problem_response(RequestValidationError(f"malformed request body: {exc}"))
-        else:
-            target = self.path
-            if not target.startswith("/"):  # absolute-form request target
-                parts = urlsplit(target)
-                target = parts.path + (f"?{parts.query}" if parts.query else "")
-            path, _, query = target.partition("?")
-            request = WireRequest(self.command.upper(), path, query, fields, body)
-            try:
-                response = server.dispatch(server.sim, request)
-            except Exception as exc:  # dispatch should never raise; answer like Orb would
-                response = problem_response(
-                    OrbInternalServerError(f"orbsim: unhandled {type(exc).__name__}: {exc}")
-                )
-        if response.transport_fault is not None:
-            self.close_connection = True  # drop the connection without answering
-            return
-        if server.closing:
-            self.close_connection = True
-        self._write(response)
-
-    def _read_body(self, fields: dict[str, str]) -> bytes:
-        encoding = fields.get("transfer-encoding")
-        if encoding is not None:
-            if encoding.strip().lower() != "chunked":
-                raise _FramingError(f"unsupported Transfer-Encoding {encoding!r}")
-            return _read_chunked(self.rfile)
-        length_text = fields.get("content-length")
-        if length_text is None:
-            return b""
-        digits = length_text.strip()
-        if not (digits.isascii() and digits.isdigit()):
-            raise _FramingError(f"invalid Content-Length {length_text!r}")
-        return _read_exact(self.rfile, int(digits))
-
-    def _write(self, response: WireResponse) -> None:
-        status = response.status
-        lines = [f"{self.protocol_version} {status} {_phrase(status)}"]
-        lines.extend(
-            f"{name}: {value}"
-            for name, value in response.headers
-            if name.lower() not in _HOP_BY_HOP
-        )
-        if status in _NO_CONTENT or status < 200:  # no body, and no Content-Length (RFC 9110)
-            body = b""
-        else:
-            body = response.body
-            lines.append(f"Content-Length: {len(body)}")
-        if self.close_connection:
-            lines.append("Connection: close")
-        elif self.request_version == "HTTP/1.0":
-            lines.append("Connection: keep-alive")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(head if self.command == "HEAD" else head + body)
-        if self.server.log_requests:
-            self.log_request(status, len(body))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet unless the server was created with ``log_requests=True``."""
-        if self.server.log_requests:
-            super().log_message(format, *args)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """The stdlib threaded server plus TCP_NODELAY, a connection count and a graceful close."""
-
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        sim: OrbSim,
-        dispatch: Dispatch,
-        log_requests: bool,
-    ) -> None:
-        self.sim = sim
-        self.dispatch = dispatch
-        self.log_requests = log_requests
-        self.closing = False
-        self.connections_accepted = 0
-        self._open: set[socket.socket] = set()
-        self._open_changed = threading.Condition()
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, address = self.socket.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, address
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_changed:
-            self.connections_accepted += 1
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        super().shutdown_request(request)
-        with self._open_changed:
-            self._open.discard(request)
-            self._open_changed.notify_all()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up; report anything else (a bug) on stderr."""
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-    def close_connections(self, timeout: float) -> bool:
-        """Let in-flight requests finish, close idle connections; True if all closed in time."""
-        with self._open_changed:
-            self.closing = True
-            idle = list(self._open)
-        for how in (socket.SHUT_RD, socket.SHUT_RDWR):
-            for conn in idle:  # wakes handlers waiting for a next request; they then exit
-                with contextlib.suppress(OSError):
-                    conn.shutdown(how)
-            with self._open_changed:
-                if self._open_changed.wait_for(lambda: not self._open, timeout / 2):
-                    return True
-                idle = list(self._open)
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
         return False
 
 
-class _HTTPServer6(_HTTPServer):
-    address_family = socket.AF_INET6
+def warn_if_exposed(host: str, port: int) -> bool:
+    """Log a warning (``orbsim.server`` logger) when ``host`` is not loopback; True if it did."""
+    if is_loopback(host):
+        return False
+    log.warning(
+        "orbsim is listening on %s:%d, beyond loopback: anyone who can reach this port can "
+        "read and change the simulator's state (use --host 127.0.0.1 to stay local)",
+        host,
+        port,
+    )
+    return True
+
+
+_FIELD_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\n"
+)
+"""One well-formed header line (name, value without surrounding whitespace), LF-terminated."""
+
+
+def _diagnose(lines: list[str]) -> None:
+    """Raise the refusal for the first header line ``_FIELD_LINE`` did not accept."""
+    for line in lines:
+        if not line:
+            continue
+        if line[0] in " \t":
+            raise _bad(
+                f"folded header line {line[:40].strip()!r} (obs-fold, RFC 9112 5.2) is "
+                "refused; send each header on one line"
+            )
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise _bad(f"malformed header line {line[:80]!r}")
+        if _CONTROL.search(value.strip(" \t")):
+            raise _bad(f"header {name!r} contains a control character")
+        raise _bad(f"malformed header line {line[:80]!r}")  # pragma: no cover - defensive
+
+
+class _Head:
+    """A parsed request head."""
+
+    __slots__ = (
+        "chunked",
+        "expect",
+        "fields",
+        "keep_alive",
+        "length",
+        "method",
+        "path",
+        "query",
+        "target",
+        "v10",
+    )
+
+    def __init__(self, data: bytes) -> None:
+        text = data.decode("latin-1").replace("\r\n", "\n")
+        first, _, rest = text.partition("\n")
+        parts = first.split(" ")
+        if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
+            raise _bad(f"malformed request line {first[:80]!r}")
+        method, target, version = parts
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            raise _bad(f"HTTP version {version[:20]!r} is not supported; send HTTP/1.1")
+        if not target or _BAD_TARGET.search(target):
+            raise _bad(f"malformed request target {target[:80]!r}")
+        fields: dict[str, str] = {}
+        position = 0
+        rest += "\n"
+        for found in _FIELD_LINE.finditer(rest):  # the common case: one regex over the block
+            if found.start() != position:
+                break
+            position = found.end()
+            name, value = found.groups()
+            value = value.rstrip(" \t")
+            key = name.lower()
+            if key in fields:
+                if key in _SINGLETONS:
+                    raise _bad(f"header {name!r} was sent more than once; send it once")
+                fields[key] = f"{fields[key]}, {value}"
+            else:
+                fields[key] = value
+        if position != len(rest):
+            _diagnose(rest[position:].split("\n"))
+        self.method = method.upper()
+        self.target = target
+        if not target.startswith("/"):  # absolute-form request target
+            split = urlsplit(target)
+            target = split.path + (f"?{split.query}" if split.query else "")
+        self.path, _, self.query = target.partition("?")
+        self.v10 = version == "HTTP/1.0"
+        self.fields = fields
+        connection = fields.get("connection", "").lower()
+        if self.v10:
+            self.keep_alive = "keep-alive" in connection
+        else:
+            self.keep_alive = "close" not in connection
+        self.expect = not self.v10 and "100-continue" in fields.get("expect", "").lower()
+        encoding = fields.get("transfer-encoding")
+        length_text = fields.get("content-length")
+        if encoding is not None and length_text is not None:
+            raise _bad(
+                "a request with both Content-Length and Transfer-Encoding is refused "
+                "(RFC 9112 6.3); send one of them"
+            )
+        self.chunked = False
+        self.length = 0
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise _bad(f"malformed request body: unsupported Transfer-Encoding {encoding!r}")
+            self.chunked = True
+        elif length_text is not None:
+            digits = length_text.strip()
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+                raise _bad(f"malformed request body: invalid Content-Length {length_text!r}")
+            self.length = int(digits)
+
+
+class _Conn:
+    """One client connection and what has arrived of its current request."""
+
+    __slots__ = (
+        "address",
+        "body",
+        "buffer",
+        "chunk_left",
+        "deadline",
+        "drain_left",
+        "head",
+        "sock",
+        "started",
+        "state",
+    )
+
+    def __init__(self, sock: socket.socket, address: object, now: float, idle: float) -> None:
+        self.sock = sock
+        self.address = address
+        self.buffer = bytearray()
+        self.state = _HEAD
+        self.started = now
+        self.deadline = now + idle
+        self.head: _Head | None = None
+        self.body: list[bytes] = []
+        self.chunk_left = -1
+        self.drain_left: int | None = None
 
 
 class OrbSimServer:
-    """A threaded HTTP/1.1 server for one ``OrbSim``; the SDK reaches it at ``base_url``.
+    """An HTTP/1.1 server for one ``OrbSim``; the SDK reaches it at ``base_url``.
 
     ``port=0`` picks a free port. Usable as a context manager (starts on enter if needed, stops
-    on exit). Set ``log_requests=True`` for one stderr line per request.
+    on exit). ``log_requests=True`` writes one stderr line per request. ``allowed_hosts``: extra
+    ``Host`` names to accept (``["*"]``: any). Binding beyond loopback logs a warning on the
+    ``orbsim.server`` logger: anyone who can reach the port can use the simulator.
     """
 
     def __init__(
@@ -282,20 +300,64 @@ class OrbSimServer:
         *,
         log_requests: bool = False,
         dispatch: Dispatch | None = None,
+        allowed_hosts: Iterable[str] = (),
+        workers: int = 8,
+        max_connections: int | None = None,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        idle_timeout: float = 60.0,
+        write_timeout: float = 30.0,
     ) -> None:
         self.sim = sim
         self.host = host
-        self.port = port
-        self._thread: threading.Thread | None = None
-        self._state = threading.Lock()
-        self._stopped = False
+        self.log_requests = log_requests
+        self.allowed_hosts = frozenset(name.lower().rstrip(".") for name in allowed_hosts)
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.idle_timeout = idle_timeout
+        self.write_timeout = write_timeout
+        self._precheck: Precheck | None = None
         if dispatch is None:
             from orbsim.wire.routes import dispatch as routes_dispatch
+            from orbsim.wire.routes import refuse_before_body
 
             dispatch = routes_dispatch
-        server_class = _HTTPServer6 if ":" in host else _HTTPServer
-        self._httpd = server_class((host, port), sim, dispatch, log_requests)
-        self.port = self._httpd.server_address[1]
+            self._precheck = refuse_before_body
+        self._dispatch = dispatch
+        if max_connections is None:
+            limit = 1024
+            if resource is not None:
+                soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+                limit = soft if soft != resource.RLIM_INFINITY else 65536
+            max_connections = max(8, min(limit, 65536) - _FD_RESERVE - workers)
+        self.max_connections = max_connections
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.create_server((host, port), family=family, backlog=1024)
+        self._listener.setblocking(False)
+        self.port: int = self._listener.getsockname()[1]
+        warn_if_exposed(host, self.port)
+        self.connections_accepted = 0
+        self._conns: dict[int, _Conn] = {}
+        self._waiting: OrderedDict[int, _Conn] = OrderedDict()
+        """Connections that may be closed to make room: idle, sending a head, or draining."""
+        self._returned: deque[tuple[_Conn, bool]] = deque()
+        self._jobs: deque[tuple[_Conn, WireRequest] | None] = deque()
+        self._jobs_ready = threading.Condition(threading.Lock())
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._listening = False
+        self._resume_at = 0.0
+        self._closing = False
+        self._busy = 0
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._state = threading.Lock()
+        self._started = False
+        self._stopped = False
+
+    # -- public ------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -309,27 +371,37 @@ class OrbSimServer:
         return f"{self.url}/v1"
 
     @property
-    def connections_accepted(self) -> int:
-        """TCP connections accepted so far (keep-alive reuse keeps this low)."""
-        return self._httpd.connections_accepted
+    def running(self) -> bool:
+        return self._started and not self._stopped
 
     @property
-    def running(self) -> bool:
-        return self._thread is not None and not self._stopped
+    def open_connections(self) -> int:
+        """Connections open now."""
+        return len(self._conns)
 
     def start(self) -> Self:
-        """Serve from a daemon thread; calling it again is a no-op."""
+        """Serve from background threads; calling it again is a no-op."""
         with self._state:
             if self._stopped:
                 raise RuntimeError("this OrbSimServer was stopped; create a new one")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._httpd.serve_forever,
-                    kwargs={"poll_interval": 0.05},
-                    name=f"orbsim-server-{self.port}",
-                    daemon=True,
+            if not self._started:
+                self._started = True
+                self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+                self._listen(True)
+                loop = threading.Thread(
+                    target=self._loop, name=f"orbsim-server-{self.port}", daemon=True
                 )
-                self._thread.start()
+                self._threads.append(loop)
+                for number in range(self._workers):
+                    self._threads.append(
+                        threading.Thread(
+                            target=self._work,
+                            name=f"orbsim-worker-{self.port}-{number}",
+                            daemon=True,
+                        )
+                    )
+                for thread in self._threads:
+                    thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -338,12 +410,22 @@ class OrbSimServer:
             if self._stopped:
                 return
             self._stopped = True
-            thread = self._thread
-        if thread is not None:
-            self._httpd.shutdown()
-            thread.join(timeout)
-        self._httpd.server_close()
-        self._httpd.close_connections(timeout)
+            started = self._started
+        if not started:
+            self._listener.close()
+            self._wake_r.close()
+            self._wake_w.close()
+            self._selector.close()
+            return
+        self._closing = True
+        self._wake()
+        deadline = time.monotonic() + timeout
+        self._threads[0].join(timeout)
+        with self._jobs_ready:
+            self._jobs.extend([None] * self._workers)
+            self._jobs_ready.notify_all()
+        for thread in self._threads[1:]:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -359,3 +441,520 @@ class OrbSimServer:
     def __repr__(self) -> str:
         state = "running" if self.running else ("stopped" if self._stopped else "not started")
         return f"OrbSimServer({self.base_url!r}, {state})"
+
+    # -- the event loop ----------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a wake-up is already pending, or the server is gone
+            self._wake_w.send(b"x")
+
+    def _listen(self, on: bool) -> None:
+        if on and not self._listening:
+            self._selector.register(self._listener, selectors.EVENT_READ, None)
+        elif not on and self._listening:
+            self._selector.unregister(self._listener)
+        self._listening = on
+
+    def _loop(self) -> None:
+        selector = self._selector
+        next_sweep = 0.0
+        try:
+            while True:
+                for key, _ in selector.select(0.1):
+                    data = key.data
+                    if data is None:
+                        self._accept()
+                    elif data is _WAKE:
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except BlockingIOError:
+                            pass
+                    else:
+                        self._readable(data)
+                self._take_back()
+                now = time.monotonic()
+                if self._closing:
+                    if self._shut_down_step():
+                        return
+                    continue
+                if (
+                    not self._listening
+                    and now >= self._resume_at
+                    and (len(self._conns) < self.max_connections or self._evict())
+                ):
+                    self._listen(True)
+                if now >= next_sweep:
+                    next_sweep = now + 0.1
+                    self._sweep(now)
+        except Exception:  # pragma: no cover - a bug in this loop; never leave clients hanging
+            log.exception("orbsim server loop failed")
+            self._closing = True
+            for conn in list(self._conns.values()):
+                self._close(conn)
+
+    def _shut_down_step(self) -> bool:
+        """Close the listener and every connection not being answered; True once all are."""
+        if self._listener.fileno() != -1:
+            self._listen(False)
+            self._listener.close()
+        for conn in list(self._conns.values()):
+            if conn.state != _BUSY:
+                self._close(conn)
+        if self._conns:
+            return False
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        return True
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, address = self._listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    if not self._evict():  # out of descriptors and nothing to shed: pause
+                        self._listen(False)
+                        self._resume_at = time.monotonic() + 0.05
+                    return
+                return  # ECONNABORTED and friends: the client gave up
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock, address, time.monotonic(), self.idle_timeout)
+            fd = sock.fileno()
+            self._conns[fd] = conn
+            self._waiting[fd] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+            self.connections_accepted += 1
+            if len(self._conns) > self.max_connections and not self._evict():
+                self._listen(False)  # every connection is busy: let the backlog hold new ones
+                self._resume_at = time.monotonic() + 0.01
+                return
+
+    def _evict(self) -> bool:
+        """Make room: close the connection idle (or sending its head) for longest, else the
+        one whose body has been arriving for longest; False if every one is being answered."""
+        for conn in self._waiting.values():
+            self._close(conn)
+            return True
+        arriving = [conn for conn in self._conns.values() if conn.state == _BODY]
+        if arriving:
+            self._close(min(arriving, key=lambda conn: conn.started))
+            return True
+        return False
+
+    def _sweep(self, now: float) -> None:
+        expired = [
+            conn for conn in self._conns.values() if conn.state != _BUSY and conn.deadline <= now
+        ]
+        for conn in expired:
+            self._close(conn)
+
+    def _take_back(self) -> None:
+        """Connections the workers answered and kept alive: wait for their next request."""
+        returned = self._returned
+        while returned:
+            conn, keep = returned.popleft()
+            self._busy -= 1
+            if self._closing or not keep:
+                self._close(conn)
+                continue
+            fd = conn.sock.fileno()
+            conn.state = _HEAD
+            conn.head = None
+            conn.body = []
+            now = time.monotonic()
+            conn.started = now
+            conn.deadline = now + (self.header_timeout if conn.buffer else self.idle_timeout)
+            self._waiting[fd] = conn
+            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+            if conn.buffer:  # a pipelined request is already here
+                self._progress(conn)
+
+    def _close(self, conn: _Conn) -> None:
+        fd = conn.sock.fileno()
+        if fd == -1:
+            return
+        self._conns.pop(fd, None)
+        self._waiting.pop(fd, None)
+        if conn.state != _BUSY:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.sock)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+        if not self._listening and not self._closing and self._resume_at <= time.monotonic():
+            self._listen(True)
+
+    def _readable(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(conn)
+            return
+        if not data:
+            if conn.state == _BODY and conn.head is not None:
+                # The client ended its side mid-body: say why, then close.
+                got = len(conn.buffer) + sum(map(len, conn.body))
+                wanted = "chunked body" if conn.head.chunked else f"{conn.head.length} bytes"
+                self._refuse(
+                    conn,
+                    _bad(f"malformed request body: body ended after {got} of {wanted}"),
+                    drain=False,
+                )
+            self._close(conn)
+            return
+        now = time.monotonic()
+        if conn.state == _DRAIN:
+            if conn.drain_left is not None:
+                conn.drain_left -= len(data)
+                if conn.drain_left <= 0:
+                    self._close(conn)
+                    return
+            conn.deadline = min(now + _DRAIN_IDLE, conn.started + _DRAIN_TOTAL)
+            return
+        fd = conn.sock.fileno()
+        if conn.state == _HEAD:
+            if not conn.buffer:
+                conn.started = now
+                conn.deadline = now + self.header_timeout
+            self._waiting.move_to_end(fd)
+        conn.buffer += data
+        self._progress(conn)
+
+    def _progress(self, conn: _Conn) -> None:
+        """Parse as far as the buffer allows; hand a complete request to the workers."""
+        try:
+            if conn.state == _HEAD and not self._read_head(conn):
+                return
+            if conn.state == _BODY and not self._read_body(conn):
+                return
+        except _BadRequest as refusal:
+            self._refuse(conn, refusal)
+            return
+        head = conn.head
+        assert head is not None
+        body = b"".join(conn.body)
+        self._hand_over(conn, WireRequest(head.method, head.path, head.query, head.fields, body))
+
+    def _hand_over(self, conn: _Conn, request: WireRequest) -> None:
+        fd = conn.sock.fileno()
+        self._waiting.pop(fd, None)
+        self._selector.unregister(conn.sock)
+        conn.state = _BUSY
+        self._busy += 1
+        with self._jobs_ready:
+            self._jobs.append((conn, request))
+            self._jobs_ready.notify()
+
+    def _read_head(self, conn: _Conn) -> bool:
+        buffer = conn.buffer
+        while buffer[:2] == b"\r\n" or buffer[:1] == b"\n":  # RFC 9112 2.2: ignore empty lines
+            del buffer[: 2 if buffer[:1] == b"\r" else 1]
+        if not buffer:
+            conn.deadline = time.monotonic() + self.idle_timeout
+            return False
+        end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+        size = end + 4
+        if end == -1:
+            end = buffer.find(b"\n\n", 0, MAX_HEAD + 2)
+            size = end + 2
+        if end == -1:
+            if len(buffer) > MAX_HEAD:
+                raise _bad(f"request head is longer than {MAX_HEAD} bytes")
+            return False
+        head = _Head(bytes(buffer[:end]))
+        del buffer[:size]
+        conn.head = head
+        self._check_host(head)
+        settings_limit = self.sim.settings.max_request_bytes
+        if self._precheck is not None:
+            request = WireRequest(head.method, head.path, head.query, head.fields)
+            refusal = self._precheck(self.sim, request, head.length)
+            if refusal is not None:
+                self._answer_early(conn, refusal)
+                return False
+        if head.length > settings_limit:
+            raise _BadRequest(
+                RequestTooLarge(
+                    f"request body is {head.length} bytes; at most {settings_limit} are accepted"
+                )
+            )
+        if head.expect and (head.chunked or head.length):
+            self._send_now(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.state = _BODY
+        conn.started = time.monotonic()
+        conn.deadline = conn.started + self.body_timeout
+        self._waiting.pop(conn.sock.fileno(), None)
+        return True
+
+    def _check_host(self, head: _Head) -> None:
+        host = head.fields.get("host")
+        if host is None:
+            if head.v10:
+                return
+            raise _bad("an HTTP/1.1 request needs a Host header (RFC 9112 3.2)")
+        if "*" in self.allowed_hosts:
+            return
+        name = host.strip()
+        if name.startswith("["):
+            name = name[1 : name.find("]")] if "]" in name else name
+        else:
+            bare, colon, port = name.rpartition(":")
+            if colon and port.isdigit():
+                name = bare
+        name = name.lower().rstrip(".")
+        if name in _LOOPBACK_NAMES or name in self.allowed_hosts or name == self.host.lower():
+            return
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            raise _bad(
+                f"Host {host[:100]!r} is not this server's address; orbsim answers requests "
+                "for IP addresses and localhost (start it with --allow-host NAME to accept "
+                "another name)"
+            ) from None
+
+    def _read_body(self, conn: _Conn) -> bool:
+        head = conn.head
+        assert head is not None
+        buffer = conn.buffer
+        limit = self.sim.settings.max_request_bytes
+        if not head.chunked:
+            if len(buffer) < head.length:
+                return False
+            conn.body = [bytes(buffer[: head.length])]
+            del buffer[: head.length]
+            return True
+        received = sum(map(len, conn.body))
+        while True:
+            if conn.chunk_left >= 0:  # inside a chunk's data (then its CRLF)
+                if conn.chunk_left > 0:
+                    take = min(conn.chunk_left, len(buffer))
+                    if not take:
+                        return False
+                    conn.body.append(bytes(buffer[:take]))
+                    del buffer[:take]
+                    conn.chunk_left -= take
+                    if conn.chunk_left:
+                        return False
+                if buffer[:2] == b"\r\n":
+                    del buffer[:2]
+                elif buffer[:1] == b"\n":
+                    del buffer[:1]
+                elif len(buffer) < 2 and bytes(buffer[:1]) in (b"", b"\r"):
+                    return False
+                else:
+                    raise _bad("malformed request body: chunk not followed by CRLF")
+                conn.chunk_left = -1
+                continue
+            line_end = buffer.find(b"\n", 0, 1025)
+            if line_end == -1:
+                if len(buffer) > 1024:
+                    raise _bad("malformed request body: overlong chunk size line")
+                return False
+            line = bytes(buffer[:line_end]).rstrip(b"\r")
+            del buffer[: line_end + 1]
+            if conn.chunk_left == -2:  # trailer section, ended by an empty line
+                if not line:
+                    return True
+                continue
+            size_text = line.split(b";", 1)[0].strip()
+            if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+                raise _bad(f"malformed request body: invalid chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
+            if size == 0:
+                conn.chunk_left = -2
+                continue
+            received += size
+            if received > limit:
+                raise _BadRequest(
+                    RequestTooLarge(
+                        f"request body is more than {limit} bytes; at most {limit} are accepted"
+                    )
+                )
+            conn.chunk_left = size
+
+    def _refuse(self, conn: _Conn, refusal: _BadRequest, drain: bool = True) -> None:
+        """Answer a request the server itself cannot serve, then close the connection."""
+        self._answer_early(conn, problem_response(refusal.error), drain)
+
+    def _answer_early(self, conn: _Conn, response: WireResponse, drain: bool = True) -> None:
+        """Answer from the loop without reading the rest; discard what the client still sends,
+        so it sees the answer instead of a reset; then close."""
+        head = conn.head
+        self._send_now(conn, _encode(response, head_only=False, close=True, v10=False))
+        if conn.sock.fileno() == -1:
+            return
+        if self.log_requests:
+            self._log_line(
+                conn, head.method if head else "?", head.target if head else "?", response
+            )
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)
+        if not drain:
+            return
+        conn.state = _DRAIN
+        conn.buffer = bytearray()
+        now = time.monotonic()
+        conn.started = now
+        conn.deadline = now + _DRAIN_IDLE
+        if head is not None and not head.chunked:
+            conn.drain_left = head.length
+            if head.length <= 0:
+                self._close(conn)
+                return
+        fd = conn.sock.fileno()
+        self._waiting[fd] = conn
+        self._waiting.move_to_end(fd)
+
+    def _send_now(self, conn: _Conn, data: bytes) -> None:
+        """A small write from the loop thread; a client that cannot take it is dropped."""
+        try:
+            sent = conn.sock.send(data)
+        except OSError:
+            sent = -1
+        if sent != len(data):
+            self._close(conn)
+
+    # -- the workers -------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        jobs = self._jobs
+        ready = self._jobs_ready
+        while True:
+            with ready:
+                while not jobs:
+                    ready.wait()
+                job = jobs.popleft()
+            if job is None:
+                return
+            self._answer(*job)
+
+    def _answer(self, conn: _Conn, request: WireRequest) -> None:
+        """Answer ``request``, then any next request that arrives complete on the connection
+        within ``_LINGER`` (no hand-off to the loop and back between an SDK's calls); then give
+        the connection back to the loop (or close it)."""
+        keep = False
+        conn.sock.settimeout(self.write_timeout)  # blocking, bounded, while a worker owns it
+        try:
+            while True:
+                keep = self._answer_one(conn, request)
+                if not keep:
+                    break
+                following = self._linger(conn)
+                if following is None:
+                    break
+                request = following
+        except Exception:  # pragma: no cover - a bug here must not leak the connection
+            log.exception("orbsim server: cannot answer %s", request.path[:200])
+            keep = False
+        finally:
+            with contextlib.suppress(OSError):
+                conn.sock.setblocking(False)
+                if not keep:
+                    conn.sock.shutdown(socket.SHUT_WR)
+            self._returned.append((conn, keep))  # the loop closes it or awaits its next one
+            self._wake()
+
+    def _answer_one(self, conn: _Conn, request: WireRequest) -> bool:
+        """Dispatch and write one answer; True if the connection stays open."""
+        head = conn.head
+        assert head is not None
+        try:
+            response = self._dispatch(self.sim, request)
+        except Exception as exc:  # dispatch should never raise; answer like Orb would
+            response = problem_response(
+                OrbInternalServerError(f"orbsim: unhandled {type(exc).__name__}: {exc}")
+            )
+        if response.transport_fault is not None:
+            return False  # an injected dropped connection: no answer at all
+        keep = head.keep_alive and not self._closing
+        sock = conn.sock
+        try:
+            sock.sendall(_encode(response, head.method == "HEAD", not keep, head.v10))
+        except OSError:
+            return False
+        if self.log_requests:
+            self._log_line(conn, head.method, head.target, response)
+        return keep
+
+    def _linger(self, conn: _Conn) -> WireRequest | None:
+        """The connection's next request if it arrives, complete and unremarkable, within
+        ``_LINGER`` while no other request waits for a worker; else None (the loop takes over,
+        with whatever arrived, so every check and timeout still applies)."""
+        deadline = time.monotonic() + _LINGER
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        while True:
+            request = self._complete_request(conn)
+            if request is not _INCOMPLETE:
+                return request
+            if self._jobs or self._closing or time.monotonic() >= deadline:
+                return None
+            if not poller.poll(1):
+                continue
+            try:
+                data = conn.sock.recv(_RECV)  # readable: returns at once
+            except OSError:
+                return None
+            if not data:
+                return None  # the loop sees the end of the stream too, and closes
+            conn.buffer += data
+
+    def _complete_request(self, conn: _Conn) -> WireRequest | None:
+        """A request wholly in the buffer that needs none of the loop's handling (no refusal,
+        no chunked body, no 100-continue, within the size limit), consumed; ``_INCOMPLETE``
+        while such a request may still be arriving (the SDK sends head and body apart); None
+        when the loop must take over."""
+        buffer = conn.buffer
+        end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+        if end == -1:
+            return _INCOMPLETE if len(buffer) <= MAX_HEAD and b"\n\n" not in buffer else None
+        if end == 0:
+            return None
+        try:
+            head = _Head(bytes(buffer[:end]))
+            self._check_host(head)
+        except _BadRequest:
+            return None
+        if head.chunked or head.expect or head.length > self.sim.settings.max_request_bytes:
+            return None
+        size = end + 4 + head.length
+        if len(buffer) < size:
+            return _INCOMPLETE
+        body = bytes(buffer[end + 4 : size])
+        del buffer[:size]
+        conn.head = head
+        return WireRequest(head.method, head.path, head.query, head.fields, body)
+
+    def _log_line(self, conn: _Conn, method: str, target: str, response: WireResponse) -> None:
+        sys.stderr.write(
+            f"{conn.address} {time.strftime('%d/%b/%Y %H:%M:%S')} "
+            f'"{method} {target[:200]}" {response.status} {len(response.body)}\n'
+        )
+
+
+def _encode(response: WireResponse, head_only: bool, close: bool, v10: bool) -> bytes:
+    """The response's bytes: its own headers (hop-by-hop ones replaced), length, connection."""
+    status = response.status
+    lines = [f"HTTP/1.1 {status} {_phrase(status)}"]
+    for name, value in response.headers:
+        if name.lower() in _HOP_BY_HOP or "\r" in value or "\n" in value:
+            continue  # a header value can never split the response
+        lines.append(f"{name}: {value}")
+    if status in _NO_CONTENT or status < 200:  # no body, and no Content-Length (RFC 9110)
+        body = b""
+    else:
+        body = response.body
+        lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    elif v10:
+        lines.append("Connection: keep-alive")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    return head if head_only else head + body

@@ -1,4 +1,8 @@
+from collections.abc import Callable
+
 import orb
+
+from pytest_orbsim import OrbCustomer, OrbEnv, OrbTime
 
 
 def report_usage(customer_alias: str, calls: int) -> None:
@@ -18,7 +22,9 @@ def report_usage(customer_alias: str, calls: int) -> None:
     )
 
 
-def test_reporter_sends_every_call(orb_env, orb_time, orb_customer):
+def test_reporter_sends_every_call(
+    orb_env: OrbEnv, orb_time: OrbTime, orb_customer: Callable[..., OrbCustomer]
+) -> None:
     orb_customer(alias="acme")
     report_usage("acme", calls=3)
     assert len(orb_env.sim.billable_events(external_customer_id="acme")) == 3

@@ -1,7 +1,14 @@
+from collections.abc import Callable
+
 import orb
 
+from orbsim import OrbSim
+from pytest_orbsim import OrbCustomer
 
-def test_usage_reaches_billing(orb_sim, orb_client, orb_customer):
+
+def test_usage_reaches_billing(
+    orb_sim: OrbSim, orb_client: orb.Orb, orb_customer: Callable[..., OrbCustomer]
+) -> None:
     customer = orb_customer(alias="acme")  # customer + plan + active subscription
     orb_client.events.ingest(
         events=[
@@ -19,7 +26,7 @@ def test_usage_reaches_billing(orb_sim, orb_client, orb_customer):
     orb_sim.requests.assert_called("POST", "/ingest", times=1)
 
 
-def test_refusals_are_typed(orb_client):
+def test_refusals_are_typed(orb_client: orb.Orb) -> None:
     try:
         orb_client.customers.fetch("no-such-customer")
     except orb.ResourceNotFound as exc:

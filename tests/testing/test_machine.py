@@ -6,10 +6,16 @@ import re
 import textwrap
 
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.stateful import invariant, run_state_machine_as_test
 
 import orbsim.testing
-from orbsim.testing import OrbStateMachine
+from orbsim.testing import (
+    AmendmentRules,
+    BackfillRules,
+    BaseOrbMachine,
+    DeprecationRules,
+    OrbStateMachine,
+)
 
 TestOrbStateMachine = OrbStateMachine.TestCase
 TestOrbStateMachine.settings = settings(
@@ -39,3 +45,26 @@ def test_the_documented_subclass_runs() -> None:
     run_state_machine_as_test(
         machine, settings=settings(max_examples=5, stateful_step_count=15, deadline=None)
     )
+
+
+class OnlyDeprecations(DeprecationRules):
+    """A machine that joins one rule group: customers, ingestion, time and deprecations."""
+
+    @invariant()
+    def no_backfill_or_amendment_happens(self) -> None:
+        assert self.backfills == []
+        assert not any(event.amended for event in self.live.values())
+
+
+def test_a_rule_group_runs_on_its_own() -> None:
+    assert not hasattr(OnlyDeprecations, "amend")
+    assert not hasattr(OnlyDeprecations, "create_backfill")
+    run_state_machine_as_test(
+        OnlyDeprecations, settings=settings(max_examples=5, stateful_step_count=15, deadline=None)
+    )
+
+
+def test_the_full_machine_joins_every_rule_group() -> None:
+    assert issubclass(OrbStateMachine, BaseOrbMachine)
+    for group in (AmendmentRules, BackfillRules, DeprecationRules):
+        assert issubclass(OrbStateMachine, group)

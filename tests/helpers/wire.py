@@ -98,6 +98,20 @@ def populate(sim: OrbSim) -> dict[str, str]:
         timeframe_end="2024-05-02T00:00:00Z",
         customer_id=bob.id,
     )
+    item = sim.items.create(name="API")
+    metric = sim.metrics.create(
+        name="calls", description=None, item_id=item.id, sql="SELECT COUNT(*) FROM events"
+    )
+    price = sim.prices.create(
+        name="calls",
+        item_id=item.id,
+        billable_metric_id=metric.id,
+        cadence="monthly",
+        currency="USD",
+        model_type="unit",
+        unit_config={"unit_amount": "0.50"},
+        external_price_id="calls",
+    )
     return {
         "alice": alice.id,
         "bob": bob.id,
@@ -105,6 +119,9 @@ def populate(sim: OrbSim) -> dict[str, str]:
         "subscription": sub.id,
         "backfill": backfill.id,
         "event": "evt-0",
+        "item": item.id,
+        "metric": metric.id,
+        "price": price.id,
     }
 
 
@@ -120,5 +137,8 @@ def fingerprint(sim: OrbSim) -> str:
             v.model_dump(mode="json") for i in range(3) for v in sim.event_versions(f"evt-{i}")
         ],
         "stored": sim.engine.state.events.count,
+        "items": sim.items.list(limit=100).model_dump(mode="json"),
+        "metrics": sim.metrics.list(limit=100).model_dump(mode="json"),
+        "prices": sim.prices.list(limit=100).model_dump(mode="json"),
     }
     return json.dumps(state, sort_keys=True)
