@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orb
@@ -216,9 +216,11 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
         "backfill.reflected",
         "backfill.reverted",
         "subscription.started",
+        "invoice.issued",
         "subscription.ended",
+        "invoice.issued",
     ]
-    created, edited, sub_created, unmatched, reflected, reverted, started, ended = events
+    created, edited, sub_created, unmatched, reflected, reverted, started, may, ended, june = events
     assert created.customer.id == customer.id and created.created_at == START
     assert edited.customer.email == "billing@acme.test"
     assert edited.properties.previous_attributes.email == "ops@acme.test"
@@ -231,6 +233,11 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
     assert started.subscription.status == "active"
     assert ended.created_at == START + timedelta(days=20)
     assert ended.subscription.status == "ended"
+    # each period's invoice issues at its end + the 12 h grace period; the last period ends
+    # with the subscription
+    assert may.created_at == datetime(2024, 6, 1, 12, tzinfo=UTC)
+    assert june.created_at == START + timedelta(days=20, hours=12)
+    assert may.invoice.subscription.id == june.invoice.subscription.id == subscription.id
     assert len({e.id for e in events}) == len(events)
     sim.webhooks.deliveries.assert_delivered("subscription.started", times=1)
 

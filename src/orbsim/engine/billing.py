@@ -518,6 +518,7 @@ class Subscriptions:
     def _announce(self, record: SubscriptionRecord, now: datetime) -> None:
         """``subscription.created`` now; ``.started`` and ``.ended`` now or when they happen."""
         engine = self._engine
+        engine.invoices.track(record)
         engine.emit_webhook("subscription.created", now, partial(self._model, record, now))
         start, end = record.schedule.start, record.schedule.end
         for event_type, at in (("subscription.started", start), ("subscription.ended", end)):
