@@ -33,6 +33,7 @@ from orbsim.errors import (
     URLNotFound,
 )
 from orbsim.wire import billing
+from orbsim.wire import invoices
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -397,6 +398,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/disable", disable_webhook_endpoint),
     _route("GET", "/ping", ping),
     *(_route(*endpoint) for endpoint in billing.ENDPOINTS),
+    *(_route(*endpoint) for endpoint in invoices.ENDPOINTS),
 )
 
 # Literal paths are looked up directly; parameterised ones are matched in table order (a literal
