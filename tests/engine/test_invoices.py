@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def sim(clock: ManualClock) -> OrbSim:
     return OrbSim(clock=clock)
 
 
-def subscribe(sim: OrbSim, name: str = "acme", **fields: object) -> str:
+def subscribe(sim: OrbSim, name: str = "acme", **fields: Any) -> str:
     customer = sim.customers.create(name=name, email=f"{name}@x.test")
     plan = sim.plans.create(name="P")
     return sim.subscriptions.create(

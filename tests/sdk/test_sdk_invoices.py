@@ -5,14 +5,15 @@ issuance, void and mark_paid, list filters, the ``invoice.issued`` webhook, and 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orb
 import pytest
-from orb._models import validate_type
 from orb.types.unwrap_webhook_event import UnwrapWebhookEvent
 
+from helpers.sdk import sdk_validate
 from orbsim import ManualClock, OrbSim, Settings
 
 MAY = datetime(2024, 5, 1, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_invoice_issued_arrives_at_its_moment_and_verifies(
     assert len(inbox.requests) == 1
     request = inbox.requests[0]
     event = client.webhooks.unwrap(request.body, request.headers, secret=endpoint.secret)
-    validate_type(type_=UnwrapWebhookEvent, value=json.loads(request.body))
+    sdk_validate(UnwrapWebhookEvent, json.loads(request.body))
     assert event.type == "invoice.issued"
     assert event.created_at == JUNE + GRACE  # the simulated moment it issued
     assert event.invoice.id == draft.id and event.invoice.status == "issued"
@@ -173,13 +174,14 @@ def test_void_then_nothing_else(client: Any, clock: ManualClock) -> None:
 
 
 def test_unknown_ids_are_404(client: Any) -> None:
-    for call in (
+    calls: tuple[Callable[[], object], ...] = (
         lambda: client.invoices.fetch("nope"),
         lambda: client.invoices.issue("nope"),
         lambda: client.invoices.void("nope"),
         lambda: client.invoices.mark_paid("nope", payment_received_date="2024-06-01"),
         lambda: client.invoices.fetch_upcoming(subscription_id="nope"),
-    ):
+    )
+    for call in calls:
         with pytest.raises(orb.NotFoundError):
             call()
 
@@ -271,3 +273,17 @@ def test_invoices_survive_a_state_file(
     assert restored.invoices.fetch_upcoming(subscription_id=sub.id).target_date == datetime(
         2024, 8, 1, tzinfo=UTC
     )
+
+
+def test_the_subscriptions_auto_issuance_overrides_the_customers(
+    client: Any, clock: ManualClock
+) -> None:
+    sub = subscribe(client, auto_issuance=True)
+    client.subscriptions.update(sub.id, auto_issuance=False)
+    draft = client.invoices.fetch_upcoming(subscription_id=sub.id)
+    assert draft.will_auto_issue is False
+    at(clock, JULY)
+    assert client.invoices.fetch(draft.id).status == "draft"
+    client.subscriptions.update(sub.id, auto_issuance=None)  # back to the customer's: automatic
+    june = client.invoices.fetch_upcoming(subscription_id=sub.id)
+    assert june.will_auto_issue is True

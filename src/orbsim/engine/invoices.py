@@ -507,6 +507,10 @@ class Invoices:
         return record.invoice_date + self._engine.settings.grace_period
 
     def _auto_issue(self, sub: SubscriptionRecord) -> bool:
+        """The subscription's ``auto_issuance``, else the customer's, else the account's."""
+        own = sub.extra.get("auto_issuance")
+        if isinstance(own, bool):
+            return own
         customer = self._engine.state.customers[sub.customer_id].model
         if customer.auto_issuance is not None:
             return customer.auto_issuance
