@@ -74,6 +74,7 @@ def test_a_draft_issues_at_period_end_plus_grace_and_the_next_period_opens(
     assert issued.status == "issued" and issued.issued_at == JUNE + GRACE
     assert issued.eligible_to_issue_at is None and issued.will_auto_issue is False
     assert issued.due_date == JUNE  # net terms 0
+    assert issued.memo is None
     assert [i.id for i in client.invoices.list().data] == [may.id]
     drafts = client.invoices.list(status=["draft"]).data
     assert [i.id for i in drafts] == [june.id]
@@ -287,3 +288,20 @@ def test_the_subscriptions_auto_issuance_overrides_the_customers(
     client.subscriptions.update(sub.id, auto_issuance=None)  # back to the customer's: automatic
     june = client.invoices.fetch_upcoming(subscription_id=sub.id)
     assert june.will_auto_issue is True
+
+
+def test_net_terms_set_the_due_date_and_the_memo_comes_from_the_subscription(
+    client: Any, clock: ManualClock
+) -> None:
+    sub = subscribe(client)
+    client.subscriptions.update(sub.id, net_terms=30, default_invoice_memo="Thank you!")
+    draft = client.invoices.fetch_upcoming(subscription_id=sub.id)
+    assert draft.due_date is None and draft.memo == "Thank you!"
+    at(clock, JULY)
+    issued = client.invoices.fetch(draft.id)
+    assert issued.due_date == JUNE + timedelta(days=30)
+    assert [i.id for i in client.invoices.list(due_date_gt="2024-06-30").data] == [draft.id]
+    assert client.invoices.list(due_date_lt="2024-07-01").data == []
+    client.subscriptions.update(sub.id, net_terms=0, default_invoice_memo=None)
+    frozen = client.invoices.fetch(draft.id)  # issued: its due date and memo stay
+    assert (frozen.due_date, frozen.memo) == (JUNE + timedelta(days=30), "Thank you!")

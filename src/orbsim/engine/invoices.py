@@ -105,7 +105,8 @@ class InvoiceRecord:
     """The period this invoice opens (in-advance fixed fees), if any."""
     advance_end: datetime | None
     eligible_at: datetime | None = None
-    """When the draft becomes eligible for issuance (set when it is known)."""
+    """When the draft is (or became) eligible for issuance: its invoice date, plus the grace
+    period if it bills usage (or nothing at all)."""
     status: InvoiceStatus = "draft"
     issued_at: datetime | None = None
     voided_at: datetime | None = None
@@ -113,6 +114,10 @@ class InvoiceRecord:
     payment_received_at: datetime | None = None
     payment_external_id: str | None = None
     payment_notes: str | None = None
+    due_date: datetime | None = None
+    """Set at issuance: the invoice date + the subscription's ``net_terms`` days."""
+    memo: str | None = None
+    """Set at issuance: the subscription's ``default_invoice_memo``."""
     frozen: list[dict[str, Any]] | None = None
     """The line items as issued (JSON data); ``None`` while a draft (computed at read)."""
 
@@ -220,6 +225,7 @@ def start_schedule(state: AccountState, sub: SubscriptionRecord) -> None:
     timers = state.invoice_timers
     if has_advance(state, sub):
         record = new_record(state, sub, schedule.start, None, first, schedule.start)
+        record.eligible_at = schedule.start  # in-advance fixed fees only: no grace
         heapq.heappush(timers, _timer(schedule.start, "eligible", sub, record.id))
     heapq.heappush(timers, _timer(first.start, "open", sub))
 
@@ -420,8 +426,9 @@ class Invoices:
                     f"only a draft invoice can be issued"
                 )
             sub = self._engine.state.subscriptions[record.subscription_id]
-            if record.eligible_at is None or record.eligible_at > now:
-                when = self._eligible_time(sub, record)
+            when = record.eligible_at
+            if when is None or when > now:
+                when = when or record.invoice_date
                 raise ConstraintViolation(
                     f"invoice {record.id} cannot be issued yet: it is a draft that becomes "
                     f"eligible for issuance at {iso(when)} (invoice date + grace period)"
@@ -483,8 +490,9 @@ class Invoices:
         following = schedule.next_period(period)
         opens = following if following is not None and has_advance(state, sub) else None
         record = new_record(state, sub, period.end, period, opens, at)
+        record.eligible_at = self._eligible_time(sub, record)
         timers = state.invoice_timers
-        heapq.heappush(timers, _timer(self._eligible_time(sub, record), "eligible", sub, record.id))
+        heapq.heappush(timers, _timer(record.eligible_at, "eligible", sub, record.id))
         if following is not None:
             heapq.heappush(timers, _timer(following.start, "open", sub))
 
@@ -524,6 +532,10 @@ class Invoices:
     def _issue(self, sub: SubscriptionRecord, record: InvoiceRecord, at: datetime) -> None:
         lines = self._rendered(sub, record)
         record.frozen = [line.model_dump(mode="json") for line in lines]
+        net_terms = sub.extra.get("net_terms")
+        record.due_date = record.invoice_date + timedelta(days=int(net_terms or 0))
+        memo = sub.extra.get("default_invoice_memo")
+        record.memo = memo if isinstance(memo, str) else None
         record.status = "issued"
         record.issued_at = at
         self._engine.emit_webhook(
@@ -586,10 +598,7 @@ class Invoices:
         customer = state.customers[record.customer_id].model
         text = str(_money(subtotal, record.currency))
         draft = record.status == "draft"
-        net_terms = sub.extra.get("net_terms")
-        due = None
-        if record.issued_at is not None:
-            due = record.invoice_date + timedelta(days=int(net_terms or 0))
+        memo = record.memo if record.frozen is not None else sub.extra.get("default_invoice_memo")
         return {
             "id": record.id,
             "amount_due": text,
@@ -598,13 +607,14 @@ class Invoices:
             "customer": CustomerMinified(
                 id=customer.id, external_customer_id=customer.external_customer_id
             ),
-            "due_date": due,
-            "eligible_to_issue_at": self._eligible_time(sub, record) if draft else None,
+            "due_date": record.due_date,
+            "eligible_to_issue_at": record.eligible_at if draft else None,
             "hidden_line_item_count": len(items) - len(shown),
             "invoice_date": record.invoice_date,
             "invoice_number": record.number,
             "issued_at": record.issued_at,
             "line_items": shown,
+            "memo": memo,
             "paid_at": record.paid_at,
             "payment_received_at": record.payment_received_at,
             "status": record.status,
