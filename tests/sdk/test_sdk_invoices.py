@@ -12,6 +12,7 @@ from typing import Any
 import orb
 import pytest
 from orb.types.unwrap_webhook_event import UnwrapWebhookEvent
+from orb.types.webhooks.unwrap_standard_webhook_event import UnwrapStandardWebhookEvent
 
 from helpers.sdk import sdk_validate
 from orbsim import ManualClock, OrbSim, Settings
@@ -305,3 +306,21 @@ def test_net_terms_set_the_due_date_and_the_memo_comes_from_the_subscription(
     client.subscriptions.update(sub.id, net_terms=0, default_invoice_memo=None)
     frozen = client.invoices.fetch(draft.id)  # issued: its due date and memo stay
     assert (frozen.due_date, frozen.memo) == (JUNE + timedelta(days=30), "Thank you!")
+
+
+def test_a_standard_endpoint_gets_the_standard_invoice(
+    sim: OrbSim, client: Any, clock: ManualClock
+) -> None:
+    inbox = sim.webhooks.mount(HOOK)
+    endpoint = client.webhook_endpoints.create(
+        url=HOOK, enabled_event_types=["invoice.issued"], payload_style="standard"
+    )
+    sub = subscribe(client)
+    draft = client.invoices.fetch_upcoming(subscription_id=sub.id)
+    at(clock, JULY)
+    client.invoices.fetch(draft.id)
+    (request,) = inbox.requests
+    parsed = client.webhooks.unwrap_standard(request.body, request.headers, secret=endpoint.secret)
+    sdk_validate(UnwrapStandardWebhookEvent, json.loads(request.body))
+    assert parsed.type == "invoice.issued" and parsed.invoice.id == draft.id
+    assert "line_items" not in json.loads(request.body)["invoice"]
