@@ -10,7 +10,7 @@ equal to the subtotal.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,7 +86,9 @@ class OtherSubLineItem(_Model):
     quantity: float
 
 
-SubLineItem = TierSubLineItem | MatrixSubLineItem | OtherSubLineItem
+SubLineItem = Annotated[
+    TierSubLineItem | MatrixSubLineItem | OtherSubLineItem, Field(discriminator="type")
+]
 
 
 class InvoiceLineItem(_Model):

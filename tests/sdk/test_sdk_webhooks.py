@@ -233,10 +233,10 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
     assert started.subscription.status == "active"
     assert ended.created_at == START + timedelta(days=20)
     assert ended.subscription.status == "ended"
-    # each period's invoice issues at its end + the 12 h grace period; the last period ends
-    # with the subscription
-    assert may.created_at == datetime(2024, 6, 1, 12, tzinfo=UTC)
-    assert june.created_at == START + timedelta(days=20, hours=12)
+    # the plan bills a fixed fee only: each period's invoice issues at its end, no grace; the
+    # last period ends with the subscription (ended first, then its last invoice)
+    assert may.created_at == datetime(2024, 6, 1, tzinfo=UTC)
+    assert june.created_at == ended.created_at == START + timedelta(days=20)
     assert may.invoice.subscription.id == june.invoice.subscription.id == subscription.id
     assert len({e.id for e in events}) == len(events)
     sim.webhooks.deliveries.assert_delivered("subscription.started", times=1)

@@ -63,12 +63,14 @@ class Transaction:
             now = engine.clock.now()
             if now.tzinfo is not UTC:
                 now = to_utc(now)
-            if engine.state.invoice_timers and engine.state.invoice_timers[0].at <= now:
-                engine.invoices.settle(now)
-            engine.events.backfills.settle(now)
+            # Subscription starts and ends first: at one instant, a subscription ends and then
+            # its last invoice issues (events of equal time keep the order they were emitted in).
             timers = engine.state.webhooks.timers
             if timers and timers[0][0] <= now:
                 engine.subscriptions.settle_webhooks(now)
+            if engine.state.invoice_timers and engine.state.invoice_timers[0].at <= now:
+                engine.invoices.settle(now)  # applies the backfill transitions due before each step
+            engine.events.backfills.settle(now)
         except BaseException:
             self._release()
             raise

@@ -29,19 +29,20 @@ import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
+from orbsim.engine.invoice_lines import Line, billed_prices, compute_lines, has_advance
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import Period
+from orbsim.engine.prices import PriceModel, round_money
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
 from orbsim.models import CustomerMinified, Page, PaginationMetadata
 from orbsim.models_invoices import (
     Invoice,
-    InvoiceLineItem,
     InvoiceStatus,
     SubscriptionMinified,
     UpcomingInvoice,
@@ -52,29 +53,12 @@ if TYPE_CHECKING:
     from orbsim.engine.core import Engine
     from orbsim.engine.state import AccountState
 
-__all__ = ["InvoiceRecord", "InvoiceTimer", "Invoices", "Line", "start_schedule"]
+__all__ = ["InvoiceRecord", "InvoiceTimer", "Invoices", "start_schedule"]
 
 TimerKind = Literal["open", "eligible"]
 _STATUSES: frozenset[str] = frozenset({"draft", "issued", "paid", "synced", "void"})
 _DEFAULT_STATUSES = ("issued", "paid", "synced")
 """What ``invoices.list`` returns without a ``status`` filter (the SDK's docstring)."""
-
-
-@dataclass(slots=True)
-class Line:
-    """One computed line: a price over the dates it bills (before rendering)."""
-
-    price_id: str
-    name: str
-    quantity: Decimal
-    amount: Decimal
-    start: datetime
-    end: datetime
-    price: Any
-    """The price model, as ``prices.fetch`` returns it."""
-    usage: bool
-    """Whether it bills usage (a price with a billable metric)."""
-    sub_line_items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(order=True, slots=True)
@@ -123,11 +107,6 @@ class InvoiceRecord:
 
     def sort_key(self) -> tuple[int, int]:
         return int(self.invoice_date.timestamp() * 1_000_000), self.seq
-
-
-def _money(amount: Decimal, currency: str) -> Decimal:
-    places = 0 if currency.upper() in {"JPY", "KRW"} else 2
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def _day(value: object, field_name: str) -> datetime | None:
@@ -208,12 +187,6 @@ def new_record(
     return record
 
 
-def has_advance(state: AccountState, sub: SubscriptionRecord) -> bool:
-    """Whether the subscription's plan bills fixed fees in advance."""
-    del state, sub
-    return False  # plans carry no interpreted prices yet (``prices`` are not simulated)
-
-
 def start_schedule(state: AccountState, sub: SubscriptionRecord) -> None:
     """Start a subscription's invoices: the in-advance invoice at its start (if the plan bills
     in advance) and the opening of its first period. Called when it is created, and after
@@ -236,6 +209,7 @@ class Invoices:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._price_cache: dict[str, tuple[PriceModel, dict[str, Any]]] | None = None
 
     # -- used by the rest of the engine (inside a transaction) -------------------------------
 
@@ -250,6 +224,14 @@ class Invoices:
         engine = self._engine
         timers = engine.state.invoice_timers
         backfills = engine.events.backfills
+        self._price_cache = {}
+        try:
+            self._settle(now, timers, backfills)
+        finally:
+            self._price_cache = None
+
+    def _settle(self, now: datetime, timers: builtins.list[InvoiceTimer], backfills: Any) -> None:
+        engine = self._engine
         while timers and timers[0].at <= now:
             timer = heapq.heappop(timers)
             sub = engine.state.subscriptions.get(timer.subscription_id)
@@ -507,9 +489,10 @@ class Invoices:
         raise AssertionError(f"no invoice closes {iso(end)} for {sub.id}")  # pragma: no cover
 
     def _eligible_time(self, sub: SubscriptionRecord, record: InvoiceRecord) -> datetime:
-        lines = self._lines(sub, record)
-        if lines and not any(line.usage for line in lines):
-            return record.invoice_date
+        closes, opens = self._windows(record)
+        billed = billed_prices(self._engine.state, sub, closes, opens)
+        if billed and all(price.metric_id is None for price, _ in billed):
+            return record.invoice_date  # fixed fees only: no grace
         if record.arrears_start is None:
             return record.invoice_date  # opens a period only: in-advance fixed fees
         return record.invoice_date + self._engine.settings.grace_period
@@ -530,8 +513,7 @@ class Invoices:
             self._issue(sub, record, at)
 
     def _issue(self, sub: SubscriptionRecord, record: InvoiceRecord, at: datetime) -> None:
-        lines = self._rendered(sub, record)
-        record.frozen = [line.model_dump(mode="json") for line in lines]
+        record.frozen = self._rendered(sub, record)
         net_terms = sub.extra.get("net_terms")
         record.due_date = record.invoice_date + timedelta(days=int(net_terms or 0))
         memo = sub.extra.get("default_invoice_memo")
@@ -547,33 +529,46 @@ class Invoices:
 
     # -- lines -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _windows(
+        record: InvoiceRecord,
+    ) -> tuple[tuple[datetime, datetime] | None, tuple[datetime, datetime] | None]:
+        closes = (
+            None if record.arrears_start is None else (record.arrears_start, record.invoice_date)
+        )
+        opens = (
+            None
+            if record.advance_start is None or record.advance_end is None
+            else (record.advance_start, record.advance_end)
+        )
+        return closes, opens
+
     def _lines(self, sub: SubscriptionRecord, record: InvoiceRecord) -> builtins.list[Line]:
         """The charges of an invoice from the plan's prices and the billable view, now."""
-        del sub, record
-        return []  # plans carry no interpreted prices yet (``prices`` are not simulated)
+        closes, opens = self._windows(record)
+        return compute_lines(self._engine, sub, closes, opens, self._price_cache)
 
     def _rendered(
         self, sub: SubscriptionRecord, record: InvoiceRecord
-    ) -> builtins.list[InvoiceLineItem]:
-        out: builtins.list[InvoiceLineItem] = []
+    ) -> builtins.list[dict[str, Any]]:
+        """The line items as the SDK's ``LineItem`` data (what an issued invoice keeps)."""
+        out: builtins.list[dict[str, Any]] = []
         for index, line in enumerate(self._lines(sub, record)):
-            amount = str(_money(line.amount, record.currency))
+            amount = str(round_money(line.amount, record.currency))
             out.append(
-                InvoiceLineItem.model_validate(
-                    {
-                        "id": f"{record.id}_li{index + 1}",
-                        "adjusted_subtotal": amount,
-                        "amount": amount,
-                        "end_date": line.end,
-                        "name": line.name,
-                        "price": line.price,
-                        "quantity": float(line.quantity),
-                        "start_date": line.start,
-                        "sub_line_items": line.sub_line_items,
-                        "subtotal": amount,
-                        "usage_customer_ids": getattr(sub, "usage_customer_ids", None),
-                    }
-                )
+                {
+                    "id": f"{record.id}_li{index + 1}",
+                    "adjusted_subtotal": amount,
+                    "amount": amount,
+                    "end_date": line.end.isoformat(),
+                    "name": line.name,
+                    "price": line.price,
+                    "quantity": float(line.quantity),
+                    "start_date": line.start.isoformat(),
+                    "sub_line_items": line.sub_line_items,
+                    "subtotal": amount,
+                    "usage_customer_ids": sub.usage_customer_ids if line.usage else None,
+                }
             )
         return out
 
@@ -587,16 +582,13 @@ class Invoices:
         include_zero: bool | None,
     ) -> dict[str, Any]:
         state = self._engine.state
-        if record.frozen is not None:
-            items = [InvoiceLineItem.model_validate(d) for d in record.frozen]
-        else:
-            items = self._rendered(sub, record)
-        subtotal = sum((Decimal(i.subtotal) for i in items), Decimal(0))
+        items = record.frozen if record.frozen is not None else self._rendered(sub, record)
+        subtotal = sum((Decimal(i["subtotal"]) for i in items), Decimal(0))
         shown = items
         if include_zero is False:
-            shown = [i for i in items if i.quantity != 0]
+            shown = [i for i in items if i["quantity"] != 0]
         customer = state.customers[record.customer_id].model
-        text = str(_money(subtotal, record.currency))
+        text = str(round_money(subtotal, record.currency))
         draft = record.status == "draft"
         memo = record.memo if record.frozen is not None else sub.extra.get("default_invoice_memo")
         return {

@@ -32,8 +32,7 @@ from orbsim.errors import (
     RequestValidationError,
     URLNotFound,
 )
-from orbsim.wire import billing
-from orbsim.wire import invoices
+from orbsim.wire import billing, invoices
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
