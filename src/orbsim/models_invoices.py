@@ -104,7 +104,7 @@ class InvoiceLineItem(_Model):
     grouping: str | None = None
     name: str
     partially_invoiced_amount: str = "0.00"
-    price: Any
+    price: dict[str, Any]
     """The price, as ``prices.fetch`` returns it."""
     quantity: float
     start_date: datetime

@@ -324,3 +324,31 @@ def test_a_standard_endpoint_gets_the_standard_invoice(
     sdk_validate(UnwrapStandardWebhookEvent, json.loads(request.body))
     assert parsed.type == "invoice.issued" and parsed.invoice.id == draft.id
     assert "line_items" not in json.loads(request.body)["invoice"]
+
+
+def test_what_would_change_invoice_amounts_is_refused_not_ignored(client: Any) -> None:
+    with pytest.raises(orb.BadRequestError, match="plan: adjustments not simulated"):
+        client.plans.create(
+            name="Discounted",
+            currency="USD",
+            prices=[],
+            adjustments=[
+                {
+                    "adjustment": {
+                        "adjustment_type": "percentage_discount",
+                        "percentage_discount": 0.1,
+                        "applies_to_price_ids": [],
+                    }
+                }
+            ],
+        )
+    customer = client.customers.create(name="Acme", email="ops@acme.test")
+    plan = client.plans.create(name="Platform", currency="USD", prices=[])
+    for fields in (
+        {"coupon_redemption_code": "SPRING"},
+        {"price_overrides": [{"id": "x"}]},
+        {"per_credit_overage_amount": 1.5},
+    ):
+        with pytest.raises(orb.BadRequestError, match=f"{next(iter(fields))} not simulated"):
+            client.subscriptions.create(customer_id=customer.id, plan_id=plan.id, **fields)
+    assert client.subscriptions.list().data == []  # nothing was created
