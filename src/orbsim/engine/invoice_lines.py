@@ -113,6 +113,7 @@ def compute_lines(
     currency = state.plans[sub.plan_id].model.currency
     lines: list[Line] = []
     events: list[StoredEvent] | None = None
+    totals: dict[str, Decimal] = {}  # each metric's quantity, once for the prices sharing it
     for price, (start, end) in billed_prices(state, sub, closes, opens):
         data = price.data
         known = None if cache is None else cache.get(price.id)
@@ -129,7 +130,7 @@ def compute_lines(
             if events is None:
                 events = engine.usage.counted_events(sub, start, end)
             metric = state.metrics[price.metric_id]
-            quantity, amount, subs = _usage(metric, model, events, currency, price.id)
+            quantity, amount, subs = _usage(metric, model, events, currency, totals)
         lines.append(
             Line(
                 price_id=price.id,
@@ -155,7 +156,11 @@ def _quantity(metric: Any, events: Sequence[StoredEvent]) -> Decimal:
 
 
 def _usage(
-    metric: Any, model: Any, events: Sequence[StoredEvent], currency: str, price_id: str
+    metric: Any,
+    model: Any,
+    events: Sequence[StoredEvent],
+    currency: str,
+    totals: dict[str, Decimal],
 ) -> tuple[Decimal, Decimal, list[dict[str, Any]]]:
     subs: list[dict[str, Any]] = []
     if model.model_type == "matrix":
@@ -180,7 +185,9 @@ def _usage(
                 }
             )
         return quantity, price_amount(model, quantity, groups), subs
-    quantity = _quantity(metric, events)
+    known = totals.get(metric.id)
+    quantity = _quantity(metric, events) if known is None else known
+    totals[metric.id] = quantity
     if model.model_type == "tiered":
         for index, tier in enumerate(model.tiers):
             top = quantity if tier.last_unit is None else min(quantity, tier.last_unit)
@@ -200,5 +207,4 @@ def _usage(
                     "grouping": None,
                 }
             )
-    del price_id
     return quantity, price_amount(model, quantity), subs
