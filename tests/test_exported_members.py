@@ -32,6 +32,7 @@ PUBLIC = [
     "Faults",
     "GroupedUsage",
     "IngestResponse",
+    "Invoice",
     "Item",
     "ManualClock",
     "MatrixPrice",
@@ -63,6 +64,7 @@ PUBLIC = [
     "URLNotFound",
     "UngroupedUsage",
     "UnitPrice",
+    "UpcomingInvoice",
     "WebhookDispatcher",
     "WebhookEndpoint",
     "WebhookEndpointWithSecret",
@@ -115,6 +117,9 @@ def test_public_methods_return_exported_types() -> None:
     assert isinstance(sim.subscriptions.fetch_costs(subscription.id), orbsim.Costs)
     assert isinstance(subscription, orbsim.MutatedSubscription)
     assert isinstance(sim.subscriptions.fetch(subscription.id), orbsim.Subscription)
+    upcoming = sim.invoices.fetch_upcoming(subscription_id=subscription.id)
+    assert isinstance(upcoming, orbsim.UpcomingInvoice)
+    assert isinstance(sim.invoices.fetch(upcoming.id), orbsim.Invoice)
     [period] = sim.subscriptions.billing_periods(subscription.id)
     assert isinstance(period, orbsim.Period)
     with sim.serve() as server:

@@ -57,6 +57,7 @@ from orbsim.models_billing import (
     UngroupedUsage,
     UnitPrice,
 )
+from orbsim.models_invoices import Invoice, UpcomingInvoice
 from orbsim.settings import Settings
 from orbsim.sim import OrbSim, Snapshot
 from orbsim.wire.delivery import Delivery, DeliveryLog, Mount, WebhookDispatcher, WebhookRequest
@@ -91,6 +92,7 @@ __all__ = [
     "Faults",
     "GroupedUsage",
     "IngestResponse",
+    "Invoice",
     "Item",
     "ManualClock",
     "MatrixPrice",
@@ -122,6 +124,7 @@ __all__ = [
     "URLNotFound",
     "UngroupedUsage",
     "UnitPrice",
+    "UpcomingInvoice",
     "WebhookDispatcher",
     "WebhookEndpoint",
     "WebhookEndpointWithSecret",

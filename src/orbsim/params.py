@@ -309,7 +309,8 @@ class EditSubscriptionParams(_Params):
     """``PUT /subscriptions/{id}`` body (SDK ``subscriptions.update``): ``metadata``,
     ``net_terms``, ``auto_collection``, ``auto_issuance``, ``default_invoice_memo`` and
     ``invoicing_threshold``, the fields Orb lets you edit; orbsim stores and echoes the last five
-    (it issues no invoices) and merges ``metadata`` as Orb does."""
+    (``net_terms``, ``auto_issuance`` and ``default_invoice_memo`` shape the invoices issued
+    afterwards) and merges ``metadata`` as Orb does."""
 
     metadata: Metadata | None = None
     net_terms: Annotated[StrictInt, Field(ge=0, le=365)] | None = None

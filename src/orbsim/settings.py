@@ -191,6 +191,9 @@ class Settings(BaseModel):
     events_per_minute: int | None = Field(default=None, ge=1)
     """Ingested events per minute per API key (token bucket, a burst of one minute's worth);
     ``None``: no limit."""
+    auto_issue_invoices: bool = True
+    """Drafts issue themselves once eligible (invoice date + grace period); ``False``: they wait
+    for ``invoices.issue`` (manual issuance). A customer's ``auto_issuance`` overrides it."""
     max_webhook_endpoints: int = Field(default=20, ge=0)
     """At most this many webhook endpoints per account (the SDK documents 20 by default)."""
     webhook_payload_style: Literal["expanded", "standard"] = "expanded"

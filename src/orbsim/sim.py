@@ -92,6 +92,8 @@ class OrbSim:
         self.metrics = self.engine.metrics
         self.prices = self.engine.prices
         self.webhook_endpoints = self.engine.webhook_endpoints
+        self.invoices = self.engine.invoices
+        """``client.invoices``: fetch_upcoming, list, fetch, issue, void, mark_paid."""
         """``client.webhook_endpoints`` on the engine (create returns the signing secret)."""
         self.wire.webhooks.bind(
             allowed_hosts=lambda: self.settings.webhook_allowed_hosts,

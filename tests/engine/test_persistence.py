@@ -588,6 +588,8 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "metrics",
         "prices",
         "webhooks",
+        "invoices",
+        "invoice_timers",
     ]
     assert state["webhooks"]["endpoints"] == []
     assert state["settings"]["reflection_delay"] == "PT1H"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orb
@@ -218,9 +218,11 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
         "backfill.reflected",
         "backfill.reverted",
         "subscription.started",
+        "invoice.issued",
         "subscription.ended",
+        "invoice.issued",
     ]
-    created, edited, sub_created, unmatched, reflected, reverted, started, ended = events
+    created, edited, sub_created, unmatched, reflected, reverted, started, may, ended, june = events
     assert created.customer.id == customer.id and created.created_at == START
     assert edited.customer.email == "billing@acme.test"
     assert edited.properties.previous_attributes.email == "ops@acme.test"
@@ -233,6 +235,11 @@ def test_the_story_arrives_signed_in_order_at_the_simulated_moments(
     assert started.subscription.status == "active"
     assert ended.created_at == START + timedelta(days=20)
     assert ended.subscription.status == "ended"
+    # the plan bills a fixed fee only: each period's invoice issues at its end, no grace; the
+    # last period ends with the subscription (ended first, then its last invoice)
+    assert may.created_at == datetime(2024, 6, 1, tzinfo=UTC)
+    assert june.created_at == ended.created_at == START + timedelta(days=20)
+    assert may.invoice.subscription.id == june.invoice.subscription.id == subscription.id
     assert len({e.id for e in events}) == len(events)
     sim.webhooks.deliveries.assert_delivered("subscription.started", times=1)
 

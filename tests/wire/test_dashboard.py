@@ -105,6 +105,22 @@ def test_an_empty_simulator() -> None:
     assert "no customers yet" in page and "no requests yet" in page
 
 
+def test_a_customers_invoices_are_listed_with_their_status() -> None:
+    sim = OrbSim(clock=ManualClock("2024-05-20T12:00:00Z"))
+    customer = sim.customers.create(name="Acme", email="billing@acme.test")
+    plan = sim.plans.create(name="API usage", billing_cadence="monthly")
+    sim.subscriptions.create(
+        customer_id=customer.id, plan_id=plan.id, start_date="2024-03-01T00:00:00Z"
+    )
+    invoices = sim.invoices.list(customer_id=customer.id).data
+    assert [invoice.status for invoice in invoices] == ["issued", "issued"]
+    status, _, page = get(sim)
+    assert status == 200
+    assert "not simulated" not in page
+    for invoice in invoices:
+        assert f"<code>{invoice.id}</code>" in page
+
+
 def test_looking_at_the_dashboard_is_not_a_request_of_the_api() -> None:
     sim = OrbSim()
     for path in ("/_orbsim/", "/v1/_orbsim/"):

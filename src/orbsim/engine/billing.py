@@ -89,6 +89,33 @@ _OMIT: Any = object()
 """Default of the create methods' keyword parameters: not given (unlike an explicit None)."""
 
 
+_PLAN_UNSIMULATED = ("adjustments",)
+_SUBSCRIPTION_UNSIMULATED = (
+    "add_adjustments",
+    "remove_adjustments",
+    "replace_adjustments",
+    "add_prices",
+    "remove_prices",
+    "replace_prices",
+    "price_overrides",
+    "coupon_redemption_code",
+    "per_credit_overage_amount",
+    "credits_overage_rate",
+)
+"""Fields that would change what invoices charge (discounts, minimums, maximums, price changes,
+coupons, credits): orbsim does not simulate them, so a non-empty value is refused."""
+
+
+def _refuse_unsimulated(given: Mapping[str, Any], names: tuple[str, ...], what: str) -> None:
+    found = [name for name in names if given.get(name) not in (None, [], {})]
+    if found:
+        raise RequestValidationError(
+            f"{what}: {', '.join(found)} not simulated by orbsim (discounts, minimums, maximums,"
+            " price overrides, coupons and credits would change invoice amounts); omit them",
+            validation_errors=[f"{name}: not simulated" for name in found],
+        )
+
+
 def _given(fields: dict[str, Any], **named: Any) -> dict[str, Any]:
     """The request body of a create call: the named parameters given, and every other field."""
     given = {key: value for key, value in named.items() if value is not _OMIT}
@@ -153,6 +180,7 @@ class Plans:
             prices=prices,
         )
         params = parse_params(NewPlanParams, given, "plan")
+        _refuse_unsimulated(given, _PLAN_UNSIMULATED, "plan")
         with self._engine.transaction() as now:
             state = self._engine.state
             external = params.external_plan_id
@@ -378,6 +406,7 @@ class Subscriptions:
             invoicing_threshold=invoicing_threshold,
         )
         params = parse_params(NewSubscriptionParams, given, "subscription")
+        _refuse_unsimulated(given, _SUBSCRIPTION_UNSIMULATED, "subscription")
         with self._engine.transaction() as now:
             customers = self._engine.customers
             which, value = exactly_one(
@@ -518,6 +547,7 @@ class Subscriptions:
     def _announce(self, record: SubscriptionRecord, now: datetime) -> None:
         """``subscription.created`` now; ``.started`` and ``.ended`` now or when they happen."""
         engine = self._engine
+        engine.invoices.track(record)
         engine.emit_webhook("subscription.created", now, partial(self._model, record, now))
         start, end = record.schedule.start, record.schedule.end
         for event_type, at in (("subscription.started", start), ("subscription.ended", end)):

@@ -24,6 +24,7 @@ from orbsim.engine.billing import Plans, Subscriptions
 from orbsim.engine.catalog import Items, Metrics, Prices
 from orbsim.engine.customers import Customers
 from orbsim.engine.events import Events
+from orbsim.engine.invoices import Invoices
 from orbsim.engine.ledger import Ledger
 from orbsim.engine.state import AccountState
 from orbsim.engine.usage import UsageReader
@@ -62,10 +63,14 @@ class Transaction:
             now = engine.clock.now()
             if now.tzinfo is not UTC:
                 now = to_utc(now)
-            engine.events.backfills.settle(now)
+            # Subscription starts and ends first: at one instant, a subscription ends and then
+            # its last invoice issues (events of equal time keep the order they were emitted in).
             timers = engine.state.webhooks.timers
             if timers and timers[0][0] <= now:
                 engine.subscriptions.settle_webhooks(now)
+            if engine.state.invoice_timers and engine.state.invoice_timers[0].at <= now:
+                engine.invoices.settle(now)  # applies the backfill transitions due before each step
+            engine.events.backfills.settle(now)
         except BaseException:
             self._release()
             raise
@@ -116,6 +121,7 @@ class Engine:
         self.prices = Prices(self)
         self.usage = UsageReader(self)
         self.webhook_endpoints = WebhookEndpoints(self)
+        self.invoices = Invoices(self)
         self.webhook_sink: WebhookSink | None = None
         """Where finished transactions hand their webhook events (the facade's delivery);
         None: they are dropped."""

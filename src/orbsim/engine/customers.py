@@ -1,7 +1,7 @@
 """Customers: create, fetch (by id or alias), list, update, delete — with Orb's rules.
 
 Aliases (``external_customer_id``) are unique among live customers; the timezone is immutable;
-a customer with an invoiced billing period cannot be deleted; deleted customers are 404.
+a customer with an issued invoice cannot be deleted; deleted customers are 404.
 """
 
 from __future__ import annotations
@@ -220,14 +220,15 @@ class Customers:
             return self._apply_update(self.require_alias(external_customer_id), params, now)
 
     def delete(self, customer_id: str) -> None:
-        """Delete a customer and its subscriptions, unless a billing period was invoiced."""
-        with self._engine.transaction() as now:
+        """Delete a customer and its subscriptions, unless one of its invoices was issued."""
+        with self._engine.transaction():
             record = self.require(customer_id)
-            invoiced = self._engine.subscriptions.first_invoice_time(record.id, now)
-            if invoiced is not None:
+            invoice = self._engine.invoices.issued_for_customer(record.id)
+            if invoice is not None and invoice.issued_at is not None:
                 raise ConstraintViolation(
-                    f"customer {record.id} cannot be deleted: it has an invoiced billing period "
-                    f"(invoiced at {invoiced.isoformat()})"
+                    f"customer {record.id} cannot be deleted: it has an issued invoice, "
+                    f"{invoice.id} (invoiced at {invoice.issued_at.isoformat()}; status "
+                    f"{invoice.status})"
                 )
             record.deleted = True
             by_alias = self._engine.state.customers_by_alias

@@ -26,6 +26,7 @@ from orbsim.engine.billing import PlanRecord, SubscriptionRecord
 from orbsim.engine.catalog import ItemRecord, MetricRecord, PriceRecord
 from orbsim.engine.customers import CustomerRecord
 from orbsim.engine.ids import IdGenerator
+from orbsim.engine.invoices import InvoiceRecord, InvoiceTimer, start_schedule
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.store import EventStore
 from orbsim.engine.webhooks import WebhookState
@@ -68,6 +69,9 @@ class AccountState:
     webhooks: WebhookState = field(default_factory=WebhookState)
     """Webhook endpoints, events due later (subscription starts and ends) and the event count;
     ``pending`` holds the current transaction's events and is empty between operations."""
+    invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
+    invoice_timers: list[InvoiceTimer] = field(default_factory=list)
+    """A heap (``heapq``) of the invoice steps still to come (``Invoices.settle``)."""
 
     customers_by_alias: dict[str, CustomerRecord] = field(default_factory=dict, metadata=INDEX)
     """Live customers by ``external_customer_id``."""
@@ -76,6 +80,9 @@ class AccountState:
         default_factory=dict, metadata=INDEX
     )
     prices_by_external: dict[str, PriceRecord] = field(default_factory=dict, metadata=INDEX)
+    invoices_by_subscription: dict[str, list[InvoiceRecord]] = field(
+        default_factory=dict, metadata=INDEX
+    )
 
     @classmethod
     def fresh(cls, settings: Settings, seed: int | str | None = 0) -> AccountState:
@@ -123,6 +130,15 @@ class AccountState:
             for r in self.prices.values()
             if r.data.get("external_price_id") is not None
         }
+        self.invoices_by_subscription = {}
+        for invoice in sorted(self.invoices.values(), key=lambda r: r.seq):
+            self.invoices_by_subscription.setdefault(invoice.subscription_id, []).append(invoice)
+        # A file written before invoices existed: start the schedules it does not have (the
+        # next operation settles them up to the file's clock, each at its moment).
+        scheduled = {t.subscription_id for t in self.invoice_timers}
+        for sub in sorted(self.subscriptions.values(), key=lambda s: s.seq):
+            if sub.id not in scheduled and sub.id not in self.invoices_by_subscription:
+                start_schedule(self, sub)
 
     def __repr__(self) -> str:
         return (

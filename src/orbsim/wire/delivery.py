@@ -53,7 +53,7 @@ import pydantic_core
 
 from orbsim.engine.webhooks import PayloadStyle, Target, WebhookEvent, check_webhook_url
 from orbsim.errors import RequestValidationError
-from orbsim.wire.recorder import body_diff
+from orbsim.wire.recorder import body_diff, listing
 
 if TYPE_CHECKING:
     import httpx
@@ -408,14 +408,8 @@ class DeliveryLog:
         lines.extend(f"  {d.summary()}" for d in found[-20:])
         raise AssertionError("\n".join(lines))
 
-    def _listing(self, limit: int = 20) -> str:
-        entries = self.all()
-        if not entries:
-            return "Webhook deliveries: none."
-        shown = entries[-limit:]
-        head = f"Webhook deliveries ({len(entries)}"
-        head += f", last {len(shown)} shown):" if len(shown) < len(entries) else "):"
-        return "\n".join([head, *(f"  {d.summary()}" for d in shown)])
+    def _listing(self) -> str:
+        return listing("Webhook deliveries", self.all())
 
     def __repr__(self) -> str:
         return f"DeliveryLog({len(self)} deliveries)"

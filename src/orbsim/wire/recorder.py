@@ -23,10 +23,10 @@ import itertools
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from orbsim.engine.timeparse import iso
@@ -507,14 +507,8 @@ class RequestLog:
         lines.append(self._listing())
         raise AssertionError("\n".join(lines))
 
-    def _listing(self, limit: int = 20) -> str:
-        records = self.all()
-        if not records:
-            return "Recorded requests: none."
-        shown = records[-limit:]
-        head = f"Recorded requests ({len(records)}"
-        head += f", last {len(shown)} shown):" if len(shown) < len(records) else "):"
-        return "\n".join([head, *(f"  {record.summary()}" for record in shown)])
+    def _listing(self) -> str:
+        return listing("Recorded requests", self.all())
 
     def __repr__(self) -> str:
         return (
@@ -538,3 +532,17 @@ def _describe(method: str | None, path: str | None, status: int | str | None) ->
     if status is not None:
         text += f" (status {status})"
     return text
+
+
+class _Summarised(Protocol):
+    def summary(self) -> str: ...
+
+
+def listing(title: str, entries: Sequence[_Summarised], limit: int = 20) -> str:
+    """The last ``limit`` entries of a log, one summary a line, for assertion messages."""
+    if not entries:
+        return f"{title}: none."
+    shown = entries[-limit:]
+    head = f"{title} ({len(entries)}"
+    head += f", last {len(shown)} shown):" if len(shown) < len(entries) else "):"
+    return "\n".join([head, *(f"  {entry.summary()}" for entry in shown)])

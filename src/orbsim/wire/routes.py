@@ -34,7 +34,7 @@ from orbsim.errors import (
     URLNotFound,
 )
 from orbsim.models import IngestResponse
-from orbsim.wire import billing
+from orbsim.wire import billing, invoices
 from orbsim.wire.codec import (
     NO_QUERY,
     Query,
@@ -421,6 +421,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/webhook_endpoints/{webhook_endpoint_id}/disable", disable_webhook_endpoint),
     _route("GET", "/ping", ping),
     *(_route(*endpoint) for endpoint in billing.ENDPOINTS),
+    *(_route(*endpoint) for endpoint in invoices.ENDPOINTS),
 )
 
 
