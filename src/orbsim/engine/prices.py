@@ -29,7 +29,7 @@ themselves are never rounded ("0.0005" per call is a valid price).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
@@ -193,18 +193,34 @@ def validate_package(config: object, field: str = "package_config") -> PriceMode
     return PriceModel("package", package_amount=amount, package_size=size)
 
 
-def validate_tiers(config: object, field: str = "tiered_config") -> PriceModel:
-    """Tiers must start at 0 and touch exactly: overlaps and gaps are errors naming the tier."""
+def _tier_list(config: object, field: str) -> list[Any]:
+    """The non-empty ``tiers`` list of a tiered or bulk configuration."""
     mapping = _mapping(config, field)
     _refuse_unsimulated(mapping, field, {"tiers"})
     raw = mapping.get("tiers")
     if not isinstance(raw, list) or not raw:
         raise PriceConfigError(f"{field}.tiers: expected a non-empty list, got {raw!r}")
-    tiers: list[Tier] = []
+    return raw
+
+
+def _tier_items(
+    raw: list[Any], field: str, allowed: set[str]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each tier as (its field path, its mapping), refusing keys orbsim does not simulate."""
     for index, item in enumerate(raw):
         where = f"{field}.tiers[{index}]"
         tier = _mapping(item, where)
-        _refuse_unsimulated(tier, where, {"first_unit", "last_unit", "unit_amount"})
+        _refuse_unsimulated(tier, where, allowed)
+        yield where, tier
+
+
+def validate_tiers(config: object, field: str = "tiered_config") -> PriceModel:
+    """Tiers must start at 0 and touch exactly: overlaps and gaps are errors naming the tier."""
+    raw = _tier_list(config, field)
+    tiers: list[Tier] = []
+    for index, (where, tier) in enumerate(
+        _tier_items(raw, field, {"first_unit", "last_unit", "unit_amount"})
+    ):
         if "first_unit" not in tier or "unit_amount" not in tier:
             raise PriceConfigError(f"{where}: first_unit and unit_amount are required")
         first = _quantity(tier["first_unit"], f"{where}.first_unit")
@@ -244,16 +260,11 @@ def validate_tiers(config: object, field: str = "tiered_config") -> PriceModel:
 
 
 def validate_bulk(config: object, field: str = "bulk_config") -> PriceModel:
-    mapping = _mapping(config, field)
-    _refuse_unsimulated(mapping, field, {"tiers"})
-    raw = mapping.get("tiers")
-    if not isinstance(raw, list) or not raw:
-        raise PriceConfigError(f"{field}.tiers: expected a non-empty list, got {raw!r}")
+    raw = _tier_list(config, field)
     tiers: list[BulkTier] = []
-    for index, item in enumerate(raw):
-        where = f"{field}.tiers[{index}]"
-        tier = _mapping(item, where)
-        _refuse_unsimulated(tier, where, {"maximum_units", "unit_amount"})
+    for index, (where, tier) in enumerate(
+        _tier_items(raw, field, {"maximum_units", "unit_amount"})
+    ):
         if "unit_amount" not in tier:
             raise PriceConfigError(f"{where}.unit_amount is required")
         maximum_raw = tier.get("maximum_units")
