@@ -77,6 +77,27 @@ def test_the_webhooks_of_one_settlement_arrive_in_the_order_things_happened(
     assert moments == sorted(moments)
 
 
+def test_invoice_issued_announces_the_invoice_as_it_was_when_it_issued(
+    sim: OrbSim, clock: ManualClock
+) -> None:
+    # The call that voids the invoice first settles its issuance: the webhook, delivered when
+    # that call ends, still shows the invoice as issued then, not as voided a moment later.
+    bodies: list[Any] = []
+    sim.webhooks.mount("http://localhost/h", lambda r: bodies.append(json.loads(r.body)))
+    sim.webhook_endpoints.create(url="http://localhost/h", enabled_event_types=["invoice.issued"])
+    subscribe(sim)
+    clock.set(datetime(2024, 6, 1, 6, tzinfo=UTC))
+    drafts = sim.invoices.list(limit=100, status="draft").data
+    (draft,) = [i for i in drafts if i.invoice_date == datetime(2024, 6, 1, tzinfo=UTC)]
+    clock.set(datetime(2024, 6, 2, tzinfo=UTC))
+    voided = sim.invoices.void(draft.id)
+    assert voided.status == "void" and voided.voided_at is not None
+    (body,) = [b for b in bodies if b["invoice"]["id"] == draft.id]
+    assert body["invoice"]["status"] == "issued"
+    assert body["invoice"]["voided_at"] is None
+    assert body["invoice"]["issued_at"] == "2024-06-01T12:00:00Z"
+
+
 def test_a_deleted_customers_schedule_stops(sim: OrbSim, clock: ManualClock) -> None:
     sub = subscribe(sim)
     draft = sim.invoices.fetch_upcoming(subscription_id=sub)

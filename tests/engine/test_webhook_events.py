@@ -33,6 +33,7 @@ from orbsim.engine.webhooks import (
     EVENT_KINDS,
     INVOICE_STANDARD_DROPPED,
     WEBHOOK_EVENT_TYPES,
+    ResourceFields,
     Target,
     WebhookEndpointRecord,
     WebhookState,
@@ -148,6 +149,25 @@ def test_payload_envelope_and_created_at_to_the_second(sim: OrbSim) -> None:
     assert payload["created_at"] == "2024-05-15T12:30:15Z"
     assert event.occurred_at == START  # the exact moment is kept for ordering
     assert payload["customer"]["id"] == customer.id and payload["properties"] == {}
+
+
+def test_resource_fields_render_as_their_model_would_in_both_styles(sim: OrbSim) -> None:
+    _, subscription = customer_and_subscription(sim)
+    fields = subscription.model_dump()
+    state = state_with("expanded")
+    from_model = state.emit("subscription.created", at=START, new_id=ids(), resource=subscription)
+    from_fields = state.emit(
+        "subscription.created",
+        at=START,
+        new_id=ids(),
+        resource=lambda: ResourceFields(type(subscription), fields),
+    )
+    assert from_model is not None and from_fields is not None
+    assert isinstance(from_fields.resource, ResourceFields)  # validated only when rendered
+    for style in ("expanded", "standard"):
+        model_body = pydantic_core.to_json(from_model.payload(style))
+        fields_body = pydantic_core.to_json(from_fields.payload(style))
+        assert fields_body.replace(b'"evt_2"', b'"evt_1"') == model_body
 
 
 def test_standard_style_minifies_subscriptions(sim: OrbSim) -> None:

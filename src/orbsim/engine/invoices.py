@@ -39,6 +39,7 @@ from orbsim.engine.periods import Period
 from orbsim.engine.prices import PriceModel, round_money
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
+from orbsim.engine.webhooks import ResourceFields
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
 from orbsim.models import CustomerMinified, Page, PaginationMetadata
 from orbsim.models_invoices import (
@@ -523,7 +524,7 @@ class Invoices:
         self._engine.emit_webhook(
             "invoice.issued",
             at,
-            partial(self._model, record, at, None),
+            partial(self._webhook_fields, record, at),
             properties={"automatically_marked_as_paid": False},
         )
 
@@ -620,6 +621,12 @@ class Invoices:
     def _model(self, record: InvoiceRecord, now: datetime, include_zero: bool | None) -> Invoice:
         sub = self._engine.state.subscriptions[record.subscription_id]
         return Invoice.model_validate(self._data(record, sub, now, include_zero))
+
+    def _webhook_fields(self, record: InvoiceRecord, now: datetime) -> ResourceFields:
+        """The invoice for a webhook: its fields now, validated when the payload is rendered (an
+        issued invoice's lines are frozen, and ``_data`` builds a fresh dict around them)."""
+        sub = self._engine.state.subscriptions[record.subscription_id]
+        return ResourceFields(Invoice, self._data(record, sub, now, None))
 
     def _page(
         self,

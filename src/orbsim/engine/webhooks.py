@@ -201,6 +201,25 @@ class Target:
     payload_style: PayloadStyle
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceFields:
+    """A resource's fields as they were when the event happened, made into ``model`` only when
+    the payload is built (``build``).
+
+    An event waiting for delivery then holds a dict of references instead of a tree of models:
+    1,000 invoices issuing at one boundary, each announced, no longer leave 1,000 validated
+    ``Invoice`` trees alive until the operation ends (which made the garbage collector walk the
+    whole heap). ``fields`` must be values no later change reaches (fresh containers, or ones
+    never mutated again, like an issued invoice's frozen lines).
+    """
+
+    model: type[BaseModel]
+    fields: Mapping[str, Any]
+
+    def build(self) -> BaseModel:
+        return self.model.model_validate(self.fields)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class WebhookEvent:
     """Something that happened, to announce to ``targets`` (the subscribed endpoints then).
@@ -213,7 +232,7 @@ class WebhookEvent:
     id: str
     type: str
     occurred_at: datetime
-    resource: BaseModel | None
+    resource: BaseModel | ResourceFields | None
     properties: Mapping[str, Any]
     targets: tuple[Target, ...]
     seq: int = 0
@@ -228,6 +247,8 @@ class WebhookEvent:
         body: dict[str, Any] = {"id": self.id, "created_at": self.created_at, "type": self.type}
         if kind.resource is not None:
             resource: Any = self.resource
+            if isinstance(resource, ResourceFields):
+                resource = resource.build()
             if style == "standard" and kind.standard is not None:
                 resource = kind.standard(resource)
             body[kind.resource] = resource
@@ -367,7 +388,7 @@ def event_id(salt: str, number: int) -> str:
     return "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest)
 
 
-Resource = BaseModel | Callable[[], BaseModel]
+Resource = BaseModel | ResourceFields | Callable[[], BaseModel | ResourceFields]
 """A resource snapshot, or a function making one (called only if some endpoint wants it)."""
 
 
