@@ -72,8 +72,40 @@ PUBLIC = [
 ]
 
 
+STRATEGIES = [
+    "INVALID_EVENT_RULES",
+    "InvalidEvent",
+    "backfill_payloads",
+    "billing_period_edges",
+    "customer_payloads",
+    "deprecation_filters",
+    "event_batches",
+    "event_names",
+    "events",
+    "external_customer_ids",
+    "idempotency_keys",
+    "invalid_events",
+    "properties",
+    "property_keys",
+    "property_values",
+    "render_timestamps",
+    "timestamps",
+    "timestamps_near",
+]
+
+
 def test_all_is_pinned() -> None:
     assert orbsim.__all__ == PUBLIC
+
+
+def test_the_strategies_all_is_pinned_and_each_is_a_strategy_maker() -> None:
+    from orbsim import strategies
+
+    assert strategies.__all__ == STRATEGIES
+    for name in STRATEGIES:
+        member = getattr(strategies, name)
+        if callable(member):
+            assert member.__module__.startswith("orbsim.strategies."), name
 
 
 def test_every_exported_name_exists_and_is_orbsims_own() -> None:
