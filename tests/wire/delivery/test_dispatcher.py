@@ -1,175 +1,22 @@
-"""Webhook delivery: signatures the SDK verifies (under ManualClock, orb_time-style freezing and
-plain freezegun), in-process receivers, HTTP targets on loopback with retries, refusal of other
-hosts, order, reentrancy, redelivery, and the delivery log's filters and assertion messages."""
+"""The webhook dispatcher (``orbsim.wire.delivery.dispatcher``): its policy, in-process
+receivers (styles and secrets, retries, nonsense answers, order, reentrancy, unmounting,
+redelivery), HTTP targets on loopback with retries, refusal of other hosts, and the worker
+thread's lifetime."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import orb
 import pytest
-from freezegun import freeze_time
 
 from helpers.receiver import Receiver
-from orbsim import ManualClock, OrbSim
-from orbsim.engine.webhooks import WebhookEndpointRecord, WebhookEvent, WebhookState
+from helpers.webhooks import SDK, Account, verify
 from orbsim.wire.delivery import (
-    DeliveryLog,
     WebhookDispatcher,
     WebhookRequest,
-    format_timestamp,
-    signature,
-    signed_headers,
-    wall_clock,
 )
-
-START = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)  # far from the real time: the SDK checks it
-SDK = orb.Orb(api_key="unused", base_url="http://orbsim.invalid/v1")
-
-
-def verify(request: WebhookRequest | Any, secret: str) -> Any:
-    """What a receiver does: the SDK's own check and parse."""
-    return SDK.webhooks.unwrap(request.body, request.headers, secret=secret)
-
-
-class Account:
-    """A simulator, a webhook state with endpoints, and a dispatcher: the pieces phase 2 wires."""
-
-    def __init__(self, *urls: str, styles: tuple[str, ...] = ()) -> None:
-        self.sim = OrbSim(clock=ManualClock(START))
-        self.state = WebhookState()
-        self.dispatcher = WebhookDispatcher(retry_delays=(0, 0, 0))
-        self._n = 0
-        for n, url in enumerate(urls, start=1):
-            style = styles[n - 1] if n <= len(styles) else "expanded"
-            self.state.endpoints[f"we_{n}"] = WebhookEndpointRecord(
-                f"we_{n}",
-                url,
-                f"whsec_{n}",
-                START,
-                n,
-                payload_style=style,  # type: ignore[arg-type]
-            )
-
-    def new_id(self) -> str:
-        self._n += 1
-        return f"evt_{self._n}"
-
-    def customer_created(self, name: str = "Acme") -> WebhookEvent | None:
-        customer = self.sim.customers.create(name=name, email=f"{name.lower()}@x.test")
-        return self.state.emit(
-            "customer.created", at=self.sim.now(), new_id=self.new_id, resource=customer
-        )
-
-    def test_event(self, message: str) -> WebhookEvent | None:
-        return self.state.emit(
-            "resource_event.test",
-            at=self.sim.now(),
-            new_id=self.new_id,
-            properties={"message": message},
-        )
-
-    def flush(self) -> None:
-        self.dispatcher.deliver(self.state.drain(), self.sim.now())
-
-
-# -- signing ---------------------------------------------------------------------------------------
-
-
-def test_signature_is_the_hmac_the_sdk_checks() -> None:
-    body = b'{"id":"evt_1"}'
-    expected = hmac.new(b"whsec_k", b'v1:2024-01-01T00:00:00:{"id":"evt_1"}', hashlib.sha256)
-    assert signature("whsec_k", "2024-01-01T00:00:00", body) == expected.hexdigest()
-    headers = signed_headers("whsec_k", body, wall_clock())
-    SDK.webhooks.verify_signature(body, headers, secret="whsec_k")
-    assert headers["X-Orb-Signature"].startswith("v1=")
-    assert headers["Content-Type"] == "application/json"
-
-
-def test_a_tampered_body_or_wrong_secret_fails_verification() -> None:
-    body = b'{"id":"evt_1"}'
-    headers = signed_headers("whsec_k", body, wall_clock())
-    with pytest.raises(ValueError, match="None of the given webhook signatures match"):
-        SDK.webhooks.verify_signature(b'{"id":"evt_2"}', headers, secret="whsec_k")
-    with pytest.raises(ValueError, match="None of the given webhook signatures match"):
-        SDK.webhooks.verify_signature(body, headers, secret="whsec_other")
-
-
-def test_timestamp_format() -> None:
-    moment = datetime(2024, 5, 1, 12, 0, 1, 5, tzinfo=UTC)
-    assert format_timestamp(moment) == "2024-05-01T12:00:01.000005+00:00"
-    assert datetime.fromisoformat(format_timestamp(moment)) == moment
-    assert format_timestamp(datetime(2024, 5, 1)) == "2024-05-01T00:00:00.000000+00:00"
-
-
-def test_wall_clock_ignores_freezegun() -> None:
-    real = datetime.now(UTC)
-    with freeze_time("2020-01-01"):
-        assert datetime.now(UTC).year == 2020
-        assert abs(wall_clock() - real) < timedelta(minutes=1)
-
-
-# -- verification under each way of controlling time -----------------------------------------------
-
-
-def test_receivers_verify_under_a_manual_clock_years_away() -> None:
-    account = Account("http://localhost/hooks")
-    mount = account.dispatcher.mount("http://localhost/hooks")
-    account.sim.clock.advance(days=400)  # type: ignore[attr-defined]
-    account.customer_created()
-    account.flush()
-    (request,) = mount.requests
-    event = verify(request, "whsec_1")
-    assert event.type == "customer.created"
-    assert event.created_at == START + timedelta(days=400)  # the simulated moment, in the payload
-    signed = datetime.fromisoformat(request.headers["X-Orb-Timestamp"])
-    assert abs(signed - datetime.now(UTC)) < timedelta(minutes=1)  # the real time, in the header
-
-
-def test_receivers_verify_under_freezegun_that_leaves_the_sdk_alone() -> None:
-    """As the plugin's ``orb_time`` freezes: the simulator follows the frozen clock, the SDK's
-    modules are ignored and keep real time; wall-clock signing matches the SDK."""
-    with freeze_time("2024-05-20T12:00:00Z", tick=False, ignore=["orb."]):
-        sim = OrbSim()  # SystemClock: follows the frozen time
-        state = WebhookState()
-        state.endpoints["we_1"] = WebhookEndpointRecord(
-            "we_1", "http://localhost/h", "whsec_1", sim.now(), 1
-        )
-        dispatcher = WebhookDispatcher()
-        mount = dispatcher.mount("http://localhost/h")
-        customer = sim.customers.create(name="A", email="a@x.test")
-        state.emit("customer.created", at=sim.now(), new_id=lambda: "evt_1", resource=customer)
-        dispatcher.deliver(state.drain(), sim.now())
-        event = verify(mount.requests[0], "whsec_1")
-        assert event.created_at == datetime(2024, 5, 20, 12, tzinfo=UTC)
-
-
-def test_simulated_signing_pairs_with_a_freezegun_that_freezes_the_sdk_too() -> None:
-    with freeze_time("2024-05-20T12:00:00Z", tick=False):
-        sim = OrbSim()
-        state = WebhookState()
-        state.endpoints["we_1"] = WebhookEndpointRecord(
-            "we_1", "http://localhost/h", "whsec_1", sim.now(), 1
-        )
-        wall = WebhookDispatcher()
-        simulated = WebhookDispatcher(signature_clock="simulated")
-        wall_mount = wall.mount("http://localhost/h")
-        sim_mount = simulated.mount("http://localhost/h")
-        customer = sim.customers.create(name="A", email="a@x.test")
-        state.emit("customer.created", at=sim.now(), new_id=lambda: "evt_1", resource=customer)
-        events = state.drain()
-        wall.deliver(events, sim.now())
-        simulated.deliver(events, sim.now())
-        assert sim_mount.requests[0].headers["X-Orb-Timestamp"].startswith("2024-05-20T12:00:00")
-        assert verify(sim_mount.requests[0], "whsec_1").type == "customer.created"
-        with pytest.raises(ValueError, match="too new"):  # the SDK sees 2024; signed with now
-            verify(wall_mount.requests[0], "whsec_1")
 
 
 def test_configure_checks_its_values() -> None:
@@ -186,9 +33,6 @@ def test_configure_checks_its_values() -> None:
         dispatcher.configure(timeout=0)
     with pytest.raises(ValueError, match="signature_clock"):
         dispatcher.configure(signature_clock="sundial")  # type: ignore[arg-type]
-
-
-# -- in-process receivers --------------------------------------------------------------------------
 
 
 def test_each_endpoint_gets_its_style_and_its_secret() -> None:
@@ -323,9 +167,6 @@ def test_redelivery_sends_the_same_body_signed_anew() -> None:
         account.dispatcher.redeliver("dlv_404", account.sim.now())
 
 
-# -- HTTP targets ----------------------------------------------------------------------------------
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -427,85 +268,3 @@ def test_the_worker_thread_stops_when_idle(receiver: Receiver) -> None:
         threading.Event().wait(0.01)
     assert account.dispatcher._worker is None
     assert not [t for t in threading.enumerate() if t.name == "orbsim-webhooks"]
-
-
-# -- the log ---------------------------------------------------------------------------------------
-
-
-def test_log_filters_and_helpers() -> None:
-    account = Account("http://localhost/a", "http://localhost/b")
-    account.dispatcher.mount("http://localhost/a")
-    account.dispatcher.mount("http://localhost/b", lambda request: 500)
-    account.dispatcher.configure(max_attempts=1)
-    account.customer_created()
-    account.test_event("ping")
-    account.flush()
-    log = account.dispatcher.deliveries
-    assert len(log) == 4
-    assert log.types() == [
-        "customer.created",
-        "customer.created",
-        "resource_event.test",
-        "resource_event.test",
-    ]
-    assert [d.id for d in log.filter("customer.*")] == ["dlv_1", "dlv_2"]
-    assert [d.id for d in log.filter(endpoint_id="we_2")] == ["dlv_2", "dlv_4"]
-    assert [d.id for d in log.filter(status="failed")] == ["dlv_2", "dlv_4"]
-    assert [d.id for d in log.filter(url="*/a")] == ["dlv_1", "dlv_3"]
-    assert log.last("resource_event.test").endpoint_id == "we_2"
-    assert log.payloads("resource_event.test", endpoint_id="we_1") == [log[2].payload]
-    assert log.get("dlv_3") is log[2]
-    data = json.loads(json.dumps(log[0].to_dict()))
-    assert data["type"] == "customer.created" and data["attempts"][0]["status"] == 200
-    assert data["occurred_at"] == "2021-03-01T09:00:00Z"
-    assert json.loads(data["body"])["id"] == "evt_1"
-    log.clear()
-    assert len(log) == 0 and log.get("dlv_1") is None
-    with pytest.raises(LookupError, match=r"no webhook delivery matches customer\.created"):
-        log.last("customer.created")
-
-
-def test_assert_delivered_passes_and_fails_with_a_listing() -> None:
-    account = Account("http://localhost/a")
-    account.dispatcher.mount("http://localhost/a")
-    account.customer_created("Acme")
-    account.flush()
-    log = account.dispatcher.deliveries
-    acme = {"customer": {"name": "Acme"}}
-    (found,) = log.assert_delivered("customer.created", times=1, payload=acme)
-    assert found.endpoint_id == "we_1"
-    log.assert_not_delivered("backfill.*")
-    with pytest.raises(AssertionError) as info:
-        log.assert_delivered("customer.created", payload={"customer": {"name": "Other"}})
-    message = str(info.value)
-    assert "with a payload containing" in message and "1 matched the type but 0" in message
-    assert '-    "name": "Other"' in message and '+    "name": "Acme"' in message
-    with pytest.raises(AssertionError, match="to be delivered 2 times\nit was delivered once"):
-        log.assert_delivered("customer.created", times=2)
-    with pytest.raises(AssertionError, match=r"expected no customer\.created delivery"):
-        log.assert_not_delivered("customer.created")
-    with pytest.raises(AssertionError, match=r"Webhook deliveries \(1\):\n  dlv_1 customer"):
-        log.assert_delivered("invoice.issued")
-
-
-def test_log_is_bounded() -> None:
-    log = DeliveryLog(limit=2)
-    account = Account("http://localhost/a")
-    account.dispatcher._log = log
-    account.dispatcher.mount("http://localhost/a")
-    for n in range(3):
-        account.test_event(str(n))
-    account.flush()
-    assert [d.id for d in log] == ["dlv_2", "dlv_3"] and log.get("dlv_1") is None
-
-
-def test_muted_drops_what_is_handed_over_meanwhile() -> None:
-    account = Account("http://localhost/a")
-    mount = account.dispatcher.mount("http://localhost/a")
-    account.customer_created("Replayed")
-    with account.dispatcher.muted():
-        account.flush()
-    account.customer_created("Live")
-    account.flush()
-    assert [r.json()["customer"]["name"] for r in mount.requests] == ["Live"]
-    assert len(account.dispatcher.deliveries) == 1
