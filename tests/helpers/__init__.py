@@ -4,5 +4,6 @@ Test modules never import each other; what several of them need lives here, impo
 ``helpers`` (``pythonpath = ["tests"]`` in pyproject.toml), and fixtures live in the conftest.py
 files. ``helpers.wire``: WireRequests, dispatch, Orb problem+json checks, a populated account;
 ``helpers.sdk``: SDK-level builders; ``helpers.served``: an ``orbsim serve`` subprocess;
-``helpers.workload``: the concurrency workload; ``helpers.webhooks``: a webhook delivery rig.
+``helpers.workload``: the concurrency workload; ``helpers.webhooks``: a webhook delivery rig;
+``helpers.webhook_events``: builders of the engine's webhook tests.
 """
