@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from orbsim.wire.recorder import _projection, _subset
+from orbsim.wire.recorder import _projection, is_subset
 
 if TYPE_CHECKING:
     from orbsim.models import Backfill, BillableEvent
@@ -96,7 +96,7 @@ def assert_matches(actual: Any, expected: Any, *, what: str = "value") -> Any:
     the keys ``expected`` names."""
     plain_actual = _plain(actual)
     plain_expected = _plain(expected)
-    if not _subset(plain_expected, plain_actual):
+    if not is_subset(plain_expected, plain_actual):
         shown = _projection(plain_expected, plain_actual)
         raise AssertionError(
             f"{what} does not match:\n"
@@ -170,7 +170,7 @@ def assert_billable_events(
         )
     plain = [_plain(e) for e in events]
     plain_expected = _plain(wanted)
-    if not _subset(plain_expected, plain):
+    if not is_subset(plain_expected, plain):
         shown = _projection(plain_expected, plain)
         raise AssertionError(
             f"{header}: expected {len(wanted)} event(s) matching, found {len(events)}\n"
@@ -206,7 +206,7 @@ def assert_backfill_status(sim: OrbSim, backfill_id: str, status: str, **fields:
     expected = {"status": status, **fields}
     plain = _plain(backfill)
     plain_expected = _plain(expected)
-    if _subset(plain_expected, plain):
+    if is_subset(plain_expected, plain):
         return backfill
     hint = _next_step(sim, backfill)
     if hint:

@@ -422,12 +422,7 @@ class Invoices:
     def void(self, invoice_id: str) -> Invoice:
         """Void an issued invoice (paid and draft invoices cannot be voided)."""
         with self._engine.transaction() as now:
-            record = self._require(invoice_id)
-            if record.status not in ("issued", "synced"):
-                raise ConstraintViolation(
-                    f"invoice {record.id} cannot be voided: its status is {record.status}; "
-                    f"only an issued invoice can be voided"
-                )
+            record = self._require_issued(invoice_id, "voided")
             record.status = "void"
             record.voided_at = now
             return self._model(record, now, None)
@@ -448,12 +443,7 @@ class Invoices:
             if value is not None and not isinstance(value, str):
                 raise RequestValidationError(f"{name}: expected a string, got {value!r}")
         with self._engine.transaction() as now:
-            record = self._require(invoice_id)
-            if record.status not in ("issued", "synced"):
-                raise ConstraintViolation(
-                    f"invoice {record.id} cannot be marked as paid: its status is "
-                    f"{record.status}; only an issued invoice can be marked as paid"
-                )
+            record = self._require_issued(invoice_id, "marked as paid")
             record.status = "paid"
             record.paid_at = now
             record.payment_received_at = received
@@ -676,6 +666,16 @@ class Invoices:
         record = self._engine.state.invoices.get(invoice_id)
         if record is None or self._engine.customers.get_live(record.customer_id) is None:
             raise ResourceNotFound.of("Invoice", invoice_id)
+        return record
+
+    def _require_issued(self, invoice_id: str, action: str) -> InvoiceRecord:
+        """The invoice, if it is issued (or synced); else ConstraintViolation naming its status."""
+        record = self._require(invoice_id)
+        if record.status not in ("issued", "synced"):
+            raise ConstraintViolation(
+                f"invoice {record.id} cannot be {action}: its status is {record.status}; "
+                f"only an issued invoice can be {action}"
+            )
         return record
 
     def _subscription(self, subscription_id: str) -> SubscriptionRecord:

@@ -227,18 +227,18 @@ def _status_matches(actual: int | None, wanted: int | str | None) -> bool:
     return actual == wanted
 
 
-def _subset(expected: Any, actual: Any) -> bool:
+def is_subset(expected: Any, actual: Any) -> bool:
     """``expected`` is contained in ``actual``: objects by their keys (recursively), arrays
     element by element with the same length, anything else by equality."""
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
-            key in actual and _subset(value, actual[key]) for key, value in expected.items()
+            key in actual and is_subset(value, actual[key]) for key, value in expected.items()
         )
     if isinstance(expected, list):
         return (
             isinstance(actual, list)
             and len(actual) == len(expected)
-            and all(_subset(e, a) for e, a in zip(expected, actual, strict=True))
+            and all(is_subset(e, a) for e, a in zip(expected, actual, strict=True))
         )
     if isinstance(expected, bool) or isinstance(actual, bool):  # JSON true is not 1
         return type(expected) is type(actual) and expected == actual
@@ -461,7 +461,7 @@ class RequestLog:
         """Assert that matching requests were recorded (``times``: exactly that many; else at
         least one); ``body`` matches as a subset of the recorded JSON body. Returns them."""
         candidates = self.filter(method, path, status)
-        matched = candidates if body is None else [r for r in candidates if _subset(body, r.body)]
+        matched = candidates if body is None else [r for r in candidates if is_subset(body, r.body)]
         if (times is None and matched) or (times is not None and len(matched) == times):
             return matched
         want = "at least once" if times is None else _times(times)
@@ -476,7 +476,7 @@ class RequestLog:
             )
             shown: dict[str, int] = {}
             for record in candidates[-3:]:
-                if not _subset(body, record.body):
+                if not is_subset(body, record.body):
                     diff = body_diff(body, record.body)
                     if diff in shown:  # a retry or replay of the same body
                         lines.append(f"\n{record.summary()}: same body as #{shown[diff]}")
@@ -496,7 +496,7 @@ class RequestLog:
     ) -> None:
         """Assert that no recorded request matches (``body`` as a subset, as above)."""
         candidates = self.filter(method, path, status)
-        matched = candidates if body is None else [r for r in candidates if _subset(body, r.body)]
+        matched = candidates if body is None else [r for r in candidates if is_subset(body, r.body)]
         if not matched:
             return
         what = _describe(method, path, status)

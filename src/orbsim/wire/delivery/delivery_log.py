@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from orbsim.engine.webhooks import PayloadStyle
-from orbsim.wire.recorder import body_diff, listing
+from orbsim.wire.recorder import body_diff, is_subset, listing
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
@@ -114,22 +114,6 @@ class Delivery:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and _subset(value, actual[key]) for key, value in expected.items()
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(actual) == len(expected)
-            and all(_subset(e, a) for e, a in zip(expected, actual, strict=True))
-        )
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    return bool(expected == actual)
 
 
 class DeliveryLog:
@@ -250,7 +234,7 @@ class DeliveryLog:
         matched = (
             candidates
             if payload is None
-            else [d for d in candidates if _subset(payload, d.payload)]
+            else [d for d in candidates if is_subset(payload, d.payload)]
         )
         if (times is None and matched) or (times is not None and len(matched) == times):
             return matched
