@@ -8,6 +8,7 @@ the clock and the lock) with one ``WireState`` (faults, request log, rate limite
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -229,29 +230,41 @@ class OrbSim:
     def state_document(self) -> dict[str, Any]:
         """The state as the JSON document ``dump`` writes (plain data), taken as a snapshot so
         the encoding runs off the lock."""
-        snapshot = self.snapshot()
-        return statefile.encode(
-            snapshot.state,
-            taken_at=snapshot.taken_at,
-            manual_clock=isinstance(self.clock, ManualClock),
-            extensions={_IDEMPOTENCY: snapshot.idempotency.dump_state()},
-        )
+        document: dict[str, Any] = json.loads(b"".join(self.state_snapshot().chunks()))
+        return document
 
     def dump(self, path: StatePath, *, indent: int | None = None) -> None:
         """Write the state (as ``snapshot``) and the clock's time to a JSON file, atomically.
 
         The format is versioned (``orbsim.statefile`` documents it).
         """
+        if indent is not None:
+            with self.engine.transaction() as now:
+                # The document refers to live objects: it becomes text before the lock is left.
+                text = statefile.dumps(
+                    self.engine.state,
+                    taken_at=now,
+                    manual_clock=isinstance(self.clock, ManualClock),
+                    extensions={_IDEMPOTENCY: self.wire.idempotency.dump_state()},
+                    indent=indent,
+                )
+            statefile.write_atomically(Path(path), text.encode())
+            return
+        statefile.write_chunks_atomically(Path(path), self.state_snapshot().chunks())
+
+    def state_snapshot(self, *, hide_api_keys: bool = False) -> statefile.Snapshot:
+        """The state now, as a ``statefile.Snapshot`` whose ``chunks()`` are the bytes ``dump``
+        writes; taking it costs O(state without the events) under the lock, the events are
+        encoded as the chunks are read (on any thread, the simulator going on meanwhile).
+        ``hide_api_keys``: ``settings.api_keys`` reads null (``GET /_orbsim/state``)."""
         with self.engine.transaction() as now:
-            # The document refers to live objects, so it becomes text before the lock is left.
-            text = statefile.dumps(
+            return statefile.snapshot(
                 self.engine.state,
                 taken_at=now,
                 manual_clock=isinstance(self.clock, ManualClock),
                 extensions={_IDEMPOTENCY: self.wire.idempotency.dump_state()},
-                indent=indent,
+                hide_api_keys=hide_api_keys,
             )
-        statefile.write_atomically(Path(path), text.encode())
 
     @classmethod
     def load(cls, path: StatePath, clock: Clock | None = None) -> OrbSim:

@@ -32,6 +32,7 @@ from orbsim import ManualClock, OrbError, OrbSim, Settings, SystemClock, statefi
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import iso
+from orbsim.statefile.fields import EVENT_COLUMNS
 from orbsim.testing import OrbStateMachine
 
 DELAY = timedelta(hours=1)
@@ -39,6 +40,7 @@ WIDE = {"timeframe_start": "2000-01-01T00:00:00Z", "timeframe_end": "2100-01-01T
 
 
 MARCH = datetime(2024, 3, 1, tzinfo=UTC)
+MIDNIGHT_Z = "2024-03-01T00:00:00Z"
 
 
 def ev(
@@ -565,9 +567,9 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
     world.sim.dump(path, indent=2)
     data = json.loads(path.read_text())
 
-    assert list(data) == ["format", "version", "clock", "state", "extensions"]
-    assert (data["format"], data["version"]) == ("orbsim-state", 2)
-    assert data["clock"] == {"now": "2024-03-01T02:30:00+00:00", "manual": True}
+    assert list(data) == ["format", "version", "clock", "extensions", "state"]
+    assert (data["format"], data["version"]) == ("orbsim-state", 3)
+    assert data["clock"] == {"now": "2024-03-01T02:30:00Z", "manual": True}
     state = data["state"]
     assert list(state) == [
         "settings",
@@ -581,7 +583,6 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "backfill_queue",
         "backfills_in_effect",
         "reflections",
-        "events",
         "amend_quota",
         "deprecate_quota",
         "items",
@@ -590,17 +591,14 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "webhooks",
         "invoices",
         "invoice_timers",
+        "events",  # the bulk, last, one row per event
     ]
     assert state["webhooks"]["endpoints"] == []
     assert state["settings"]["reflection_delay"] == "PT1H"
-    [a21] = [e for e in state["events"] if e["id"] == "a21"]
-    assert [v["kind"] for v in a21["versions"]] == ["ingested", "amended", "amended"]
-    assert a21["versions"][-1] == {
-        "kind": "amended",
-        "event_name": "renamed",
-        "properties": {"n": 2, "v": True},
-        "recorded_at": "2024-03-01T00:00:00+00:00",
-    }
+    [a21] = [dict(zip(EVENT_COLUMNS, e, strict=True)) for e in state["events"] if e[0] == "a21"]
+    assert [v[0] for v in a21["later_versions"]] == ["amended", "amended"]
+    assert a21["later_versions"][-1] == ["amended", "renamed", {"n": 2, "v": True}, MIDNIGHT_Z]
+    assert a21["timestamp"].endswith("Z") and a21["ingested_at"].endswith("Z")
     [b3] = [b for b in state["backfills"] if b["id"] == world.ids["b3"]]
     assert b3["deprecation_filter"] == "region = 'eu' OR n > 25"
     assert b3["status"] == "reflected"
@@ -608,7 +606,7 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
     assert [c["deleted"] for c in state["customers"]] == [False, False, True, False, False]
     assert state["amend_quota"]["window"] == "P100D"
     # ``dup`` of b2 is listed before ``dup`` of b1, as it was ingested
-    dups = [e["backfill_id"] for e in state["events"] if e["id"] == "dup"]
+    dups = [e[4] for e in state["events"] if e[0] == "dup"]
     assert dups == [world.ids["b2"], world.ids["b1"]]
 
 
@@ -662,8 +660,8 @@ def test_load_refuses_other_formats_and_versions(world: World, tmp_path: Path) -
         OrbSim.load(_write(tmp_path / "b.json", {"version": 1}))
     with pytest.raises(ValueError, match="not an orbsim state file"):
         OrbSim.load(_write(tmp_path / "c.json", [1, 2]))
-    with pytest.raises(ValueError, match="unsupported orbsim state file version 3"):
-        OrbSim.load(_write(tmp_path / "d.json", {**good, "version": 3}))
+    with pytest.raises(ValueError, match="unsupported orbsim state file version 4"):
+        OrbSim.load(_write(tmp_path / "d.json", {**good, "version": 4}))
     with pytest.raises(ValueError, match="version '1'"):
         OrbSim.load(_write(tmp_path / "e.json", {**good, "version": "1"}))
     (tmp_path / "f.json").write_text("{not json")
@@ -675,10 +673,13 @@ def test_load_refuses_other_formats_and_versions(world: World, tmp_path: Path) -
     ("change", "message"),
     [
         (lambda d: d.pop("events"), "missing key 'events'"),
-        (lambda d: d["events"][0].update(timestamp="yesterday"), "not an ISO 8601 time"),
-        (lambda d: d["events"][0].update(timestamp="2024-02-01T00:00:00"), "no UTC offset"),
-        (lambda d: d["events"][0].update(backfill_id="nope"), "unknown backfill 'nope'"),
-        (lambda d: d["events"][0]["versions"].clear(), "first version must be 'ingested'"),
+        (lambda d: d["events"][0].__setitem__(1, "yesterday"), "not an ISO 8601 time"),
+        (lambda d: d["events"][0].__setitem__(1, "2024-02-01T00:00:00"), "no UTC offset"),
+        (lambda d: d["events"][0].__setitem__(4, "nope"), "unknown backfill 'nope'"),
+        (lambda d: d["events"][0].__setitem__(8, [["ingested", "x", {}, MIDNIGHT_Z]]), "later"),
+        (lambda d: d["events"][0].__setitem__(6, [1]), "a properties object"),
+        (lambda d: d["events"][0].pop(), "expected a row of 9 values"),
+        (lambda d: d["events"][0].__setitem__(3, "alias"), "exactly one of customer_id"),
         (lambda d: d["events"].append(d["events"][0]), "duplicate event id"),
         (lambda d: d["backfills"][0].update(status="done"), "unknown backfill status"),
         (lambda d: d["backfills"][0].update(deprecation_filter="a ="), "deprecation_filter"),
@@ -808,6 +809,39 @@ def test_a_version_1_file_loads_into_the_state_it_was_written_from() -> None:
     assert loaded.customers.create(name="N", email="n@n.test") == expected.customers.create(
         name="N", email="n@n.test"
     )
+
+
+V2_FILE = Path(__file__).parent.parent / "statefile" / "data" / "state-v2.json"
+"""Written by orbsim at commit bc15e34 (state file version 2, events as objects, times with
+``+00:00``): the same steps as ``V1_FILE``, then ``sim.dump(path, indent=1)``."""
+
+
+def test_a_version_2_file_loads_into_the_state_it_was_written_from(tmp_path: Path) -> None:
+    assert json.loads(V2_FILE.read_text())["version"] == 2
+    world = build_world()
+    expected = world.sim
+    expected.client().customers.create(name="Keyed", email="k@keyed.test", idempotency_key="key-1")
+
+    loaded = OrbSim.load(V2_FILE)
+    assert fingerprint(loaded) == fingerprint(expected)
+    assert store_shape(loaded) == store_shape(expected)
+    replay = loaded.client().customers.with_raw_response.create(
+        name="Keyed", email="k@keyed.test", idempotency_key="key-1"
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    # written again, it is a version-3 file with the API's times, and it loads the same
+    loaded.dump(tmp_path / "v3.json")
+    text = (tmp_path / "v3.json").read_text()
+    assert json.loads(text)["version"] == 3
+    assert "+00:00" not in text
+    assert fingerprint(OrbSim.load(tmp_path / "v3.json")) == fingerprint(expected)
+
+
+def test_a_version_2_file_with_a_broken_event_names_it(tmp_path: Path) -> None:
+    data = json.loads(V2_FILE.read_text())
+    data["state"]["events"][3]["versions"][0]["kind"] = "amended"
+    with pytest.raises(ValueError, match=r"state.events\[3\]: the first version must be"):
+        OrbSim.load(_write(tmp_path / "broken.json", data))
 
 
 def test_the_ingestion_order_survives_a_clock_that_goes_backwards(tmp_path: Path) -> None:

@@ -162,11 +162,50 @@ def test_state_is_the_dump_document(sim: OrbSim, http: httpx.Client, tmp_path: P
     assert response.headers["content-type"] == "application/json"
     document = response.json()
     assert document["format"] == FORMAT
-    assert document["clock"] == {"now": START.isoformat(), "manual": True}
+    assert document["clock"] == {"now": iso(START), "manual": True}
     assert [c["customer"]["name"] for c in document["state"]["customers"]] == ["Acme"]
     assert [k["key"] for k in document["extensions"]["idempotency"]] == ["c1"]
     sim.dump(tmp_path / "state.json")
     assert document == json.loads((tmp_path / "state.json").read_text())
+
+
+def test_state_is_streamed_from_the_moment_it_was_asked_for(
+    sim: OrbSim, server: OrbSimServer
+) -> None:
+    customer = sim.customers.create(**CUSTOMER)
+    plan = sim.plans.create(name="P")
+    sim.subscriptions.create(customer_id=customer.id, plan_id=plan.id, start_date="2024-05-01")
+    events = [
+        {
+            "idempotency_key": f"e{n}",
+            "event_name": "call",
+            "customer_id": customer.id,
+            "timestamp": iso(START - timedelta(minutes=1)),
+            "properties": {"n": n},
+        }
+        for n in range(5000)
+    ]
+    sim.events.ingest(events=events)
+    expected = sim.state_document()
+    with (
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=TIMEOUT) as reader,
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=TIMEOUT) as writer,
+        reader.stream("GET", "/_orbsim/state") as response,
+    ):
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in response.headers
+        chunks = response.iter_raw()
+        received = [next(chunks)]
+        # Half-read: the server holds no lock, and what changes now is not in this answer.
+        amend = {"event_name": "renamed", "properties": {}, "timestamp": events[0]["timestamp"]}
+        changed = writer.put("/v1/events/e0", json={**amend, "customer_id": customer.id})
+        assert changed.status_code == 200, changed.text
+        more = [{**events[0], "idempotency_key": "late"}]
+        assert writer.post("/v1/ingest", json={"events": more}).status_code == 200
+        received.extend(chunks)
+    assert len(received) > 2  # the events came in pieces, not as one document
+    assert json.loads(b"".join(received)) == expected
+    assert len(sim.event_versions("e0")) == 2
 
 
 def test_reset_empties_the_account_and_keeps_settings_seed_and_clock(http: httpx.Client) -> None:

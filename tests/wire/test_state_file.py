@@ -309,7 +309,7 @@ def test_a_restart_on_the_system_clock_replays_at_the_recorded_times(tmp_path: P
     assert state_of(restart(state.path, PinnableSystemClock())) == state_of(state.sim)
 
 
-def test_admin_clock_moves_are_journalled_and_resets_compact(tmp_path: Path) -> None:
+def test_admin_clock_moves_and_resets_are_journalled(tmp_path: Path) -> None:
     state = served(tmp_path, PinnableManualClock(START))
     sim = state.sim
     scenario(state)
@@ -320,10 +320,11 @@ def test_admin_clock_moves_are_journalled_and_resets_compact(tmp_path: Path) -> 
     assert restarted.now() == START + timedelta(seconds=90)
     assert state_of(restarted) == state_of(sim)
 
-    compactions = state.compactions
     assert state.dispatch(sim, wire("POST", "/v1/_orbsim/reset")).status == 200
-    assert state.compactions == compactions + 1
-    assert OrbSim.load(state.path).customers.list().data == []
+    assert state.journalled == 10  # no compaction under the lock: the reset is replayed
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert restarted.customers.list().data == []
+    assert state_of(restarted) == state_of(sim)
 
 
 def test_a_torn_last_line_is_dropped_with_a_notice(
@@ -340,38 +341,150 @@ def test_a_torn_last_line_is_dropped_with_a_notice(
     assert "before acknowledging it" in notice
 
 
-def test_a_compaction_stopped_before_replacing_the_journal_is_not_replayed_twice(
+class Paused:
+    """Stops a compaction at one of its steps (``orbsim.wire.statefile._checkpoint``) until
+    ``release``; then it goes on, or dies there as a killed server would (``kill=True``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, step: str, *, kill: bool) -> None:
+        self.step, self.kill = step, kill
+        self.reached, self.go = threading.Event(), threading.Event()
+        monkeypatch.setattr("orbsim.wire.statefile._checkpoint", self)
+
+    def __call__(self, step: str) -> None:
+        if step == self.step:
+            self.reached.set()
+            assert self.go.wait(TIMEOUT)
+            if self.kill:
+                raise OSError(f"killed at {step!r}")
+
+    def release(self) -> None:
+        self.go.set()
+
+
+STEPS = ["snapshot", "written", "marked", "replaced", "journal copied"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_compaction_killed_at_any_step_loses_no_acknowledged_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    sim = state.sim
+    for n in range(3):
+        state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"before{n}"}))
+    paused = Paused(monkeypatch, step, kill=True)
+    assert state.compact_later()
+    assert paused.reached.wait(TIMEOUT)
+    for n in range(3):  # answered while the compaction waits: it holds no lock
+        created = state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"d{n}"}))
+        assert created.status == 201
+    paused.release()
+    assert state.wait(TIMEOUT)
+    monkeypatch.undo()
+    state._close_journal()  # the process is gone; its files stay as the step left them
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert state_of(restarted) == state_of(sim)
+    assert len(restarted.customers.list().data) == 6
+
+
+def test_a_compaction_writes_the_state_of_its_snapshot_while_writes_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = served(tmp_path, PinnableManualClock(START))
-    state.dispatch(state.sim, wire("POST", "/v1/customers", CUSTOMER))
-    replace = os.replace
-
-    def stop_before_the_journal(source: Any, target: Any) -> None:
-        if str(target).endswith(".journal"):
-            raise OSError("killed")  # the state file is replaced, the old journal stays
-        replace(source, target)
-
-    monkeypatch.setattr("orbsim.wire.statefile.os.replace", stop_before_the_journal)
-    with pytest.raises(OSError, match="killed"):
-        state.compact()
-    monkeypatch.undo()
-    assert b'"sealed"' in state.journal_path.read_bytes().splitlines()[-1]
+    sim = state.sim
+    customer = payload(state.dispatch(sim, wire("POST", "/v1/customers", CUSTOMER)))
+    events = [
+        {
+            "idempotency_key": f"e{i}",
+            "event_name": "call",
+            "customer_id": customer["id"],
+            "timestamp": START.isoformat(),
+            "properties": {"i": i},
+        }
+        for i in range(3)
+    ]
+    state.dispatch(sim, wire("POST", "/v1/ingest", {"events": events}))
+    state.dispatch(sim, wire("POST", "/v1/plans", {"name": "P"}))
+    plan = sim.plans.list().data[0].id
+    state.dispatch(
+        sim,
+        wire(
+            "POST",
+            "/v1/subscriptions",
+            {"customer_id": customer["id"], "plan_id": plan, "start_date": "2024-01-01"},
+        ),
+    )
+    paused = Paused(monkeypatch, "snapshot", kill=False)
+    assert state.compact_later()
+    assert paused.reached.wait(TIMEOUT)
+    amend = {"event_name": "renamed", "properties": {"i": 9}, "timestamp": START.isoformat()}
+    assert (
+        state.dispatch(
+            sim, wire("PUT", "/v1/events/e0", {**amend, "customer_id": customer["id"]})
+        ).status
+        == 200
+    )
+    assert state.dispatch(sim, wire("PUT", "/v1/events/e1/deprecate")).status == 200
+    paused.release()
+    assert state.wait(TIMEOUT)
+    assert state.failed is None and state.compactions == 2
+    alone = OrbSim.load(state.path)  # the state file holds the snapshot's versions...
+    assert [len(alone.event_versions(k)) for k in ("e0", "e1", "e2")] == [1, 1, 1]
+    assert state.journalled == 2  # ...and the journal what came after it
     restarted = restart(state.path, PinnableManualClock(START))
-    assert len(restarted.customers.list().data) == 1  # in the state file, not replayed again
+    assert [len(restarted.event_versions(k)) for k in ("e0", "e1", "e2")] == [2, 2, 1]
+    assert state_of(restarted) == state_of(sim)
 
 
-def test_a_compaction_stopped_before_replacing_the_state_file_replays(
+def test_a_stop_during_a_compaction_abandons_it_and_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._REWRITE_LIMIT", 0)  # a "large" state
     state = served(tmp_path, PinnableManualClock(START))
-    state.dispatch(state.sim, wire("POST", "/v1/customers", CUSTOMER))
-    monkeypatch.setattr("orbsim.wire.statefile.os.chmod", _raise_killed)
-    with pytest.raises(OSError, match="killed"):
-        state.compact()  # the journal is sealed, the state file still the old one
-    monkeypatch.undo()
+    sim = state.sim
+    state.dispatch(sim, wire("POST", "/v1/customers", CUSTOMER))
+    paused = Paused(monkeypatch, "snapshot", kill=False)
+    assert state.compact_later()
+    assert paused.reached.wait(TIMEOUT)
+    state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "during"}))
+    stopper = threading.Thread(target=state.close)
+    stopper.start()
+    paused.release()
+    stopper.join(TIMEOUT)
+    assert not stopper.is_alive() and state.failed is None
+    assert not list(tmp_path.glob(".*compacting*"))  # its temporary file is gone
     restarted = restart(state.path, PinnableManualClock(START))
-    assert len(restarted.customers.list().data) == 1
+    assert state_of(restarted) == state_of(sim)
+
+
+def test_a_start_after_the_state_file_was_replaced_continues_from_the_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._REWRITE_LIMIT", 0)  # no rewrite at start
+    state = served(tmp_path, PinnableManualClock(START))
+    sim = state.sim
+    state.dispatch(sim, wire("POST", "/v1/customers", CUSTOMER))
+    paused = Paused(monkeypatch, "replaced", kill=True)
+    state.compact_later()
+    assert paused.reached.wait(TIMEOUT)
+    state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "during"}))
+    paused.release()
+    state.wait(TIMEOUT)
+    state._close_journal()  # the process is gone: its files stay, its lock goes
+    assert state.lock is not None
+    state.lock.release()
+    monkeypatch.setattr("orbsim.wire.statefile._checkpoint", lambda step: None)
+    assert b'"compacted"' in state.journal_path.read_bytes()
+    loaded = OrbSim.load(state.path)
+    loaded.clock = PinnableManualClock(START)
+    again = StateFile(loaded, state.path, dispatch)
+    assert again.replay() == 1  # only what came after the snapshot
+    again.begin()  # a new journal: the records the state file does not hold
+    assert b'"compacted"' not in state.journal_path.read_bytes()
+    again.dispatch(again.sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": "after"}))
+    again.close()
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert sorted(c.name for c in restarted.customers.list().data) == ["Acme", "after", "during"]
 
 
 def _raise_killed(*args: Any) -> None:
@@ -494,6 +607,7 @@ def test_the_journal_is_compacted_once_larger_than_the_state(
     sim = state.sim
     for i in range(80):  # the journal outgrows the (about 9 KB) state file
         state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{i}"}))
+        state.wait(TIMEOUT)  # compactions run on their own thread
     assert state.compactions > 1
     assert state.journal_path.stat().st_size <= max(state.path.stat().st_size, 4096) + 512
     restarted = restart(state.path, PinnableManualClock(START))

@@ -453,7 +453,7 @@ class Events:
             engine.subscriptions.check_editable(customer, event.timestamp, now, "amend")
             quota = engine.state.amend_quota
             quota.check(customer.id, now)
-            event.amend(name, props, now)
+            engine.state.events.amend(event, name, props, now)
             quota.record(customer.id, now)
             return AmendResult(amended=event_id)
 
@@ -473,7 +473,7 @@ class Events:
             engine.subscriptions.check_editable(customer, event.timestamp, now, "deprecate")
             quota = engine.state.deprecate_quota
             quota.check(customer.id, now)
-            event.deprecate(now)
+            engine.state.events.deprecate(event, now)
             quota.record(customer.id, now)
             return DeprecateResult(deprecated=event_id)
 

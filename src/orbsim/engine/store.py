@@ -3,12 +3,18 @@
 Events are plain ``__slots__`` objects, indexed by id and by UTC hour (globally and per customer
 identifier), so that amend/search by id are O(1) and a customer-month view touches only that
 customer's events.
+
+``EventStore.order`` lists every event in ingestion order (every other index is consistent with
+it), and ``EventStore.freeze`` gives a consistent view of all events as they are at that moment
+without copying them: events are only ever appended, and the store's ``amend``/``deprecate`` keep
+the version list an event had when frozen (copy on write). A state file is written from such a
+view while the store keeps changing (``orbsim.statefile.snapshot``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +142,9 @@ class EventStore:
         self.by_alias: dict[str, HourIndex] = {}
         self.backfill_events: dict[str, list[StoredEvent]] = {}
         self.count = 0
+        self.order: list[StoredEvent] = []
+        """Every event, in ingestion order (the order ``add`` saw them)."""
+        self._frozen: tuple[dict[StoredEvent, list[Version]], ...] = ()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EventStore:
         """Written out rather than left to ``copy.deepcopy``'s generic walk, several times faster
@@ -159,9 +168,44 @@ class EventStore:
             key: [copies[id(e)] for e in events] for key, events in self.backfill_events.items()
         }
         copied.count = self.count
+        copied.order = [copies[id(e)] for e in self.order]
         return copied
 
+    def freeze(self) -> FrozenEvents:
+        """The events as they are now, unaffected by later changes, until ``release``d.
+
+        O(1): nothing is copied until an event is amended or deprecated (then its versions of
+        this moment are kept for the view). Call it under the engine's lock."""
+        preserved: dict[StoredEvent, list[Version]] = {}
+        self._frozen = (*self._frozen, preserved)
+        return FrozenEvents(
+            self.order, len(self.order), preserved, lambda: self._release(preserved)
+        )
+
+    def _release(self, preserved: dict[StoredEvent, list[Version]]) -> None:
+        self._frozen = tuple(p for p in self._frozen if p is not preserved)
+
+    def _preserve(self, event: StoredEvent) -> None:
+        for preserved in self._frozen:
+            if event not in preserved:
+                preserved[event] = list(event.versions())
+
+    def amend(
+        self, event: StoredEvent, event_name: str, properties: dict[str, Any], now: datetime
+    ) -> None:
+        """``event.amend``, keeping its current versions for frozen views."""
+        if self._frozen:
+            self._preserve(event)
+        event.amend(event_name, properties, now)
+
+    def deprecate(self, event: StoredEvent, now: datetime) -> None:
+        """``event.deprecate``, keeping its current versions for frozen views."""
+        if self._frozen:
+            self._preserve(event)
+        event.deprecate(now)
+
     def add(self, event: StoredEvent) -> None:
+        self.order.append(event)
         if event.backfill is None:
             self.live[event.id] = event
         else:
@@ -189,6 +233,43 @@ class EventStore:
             owned.append(event)
         self.count += 1
 
+    def extend(self, events: list[StoredEvent]) -> None:
+        """``add`` each of ``events``, in order (what a state file's load does: the same
+        indexes, built about twice as fast)."""
+        self.order.extend(events)
+        live = self.live
+        by_hour = self.by_hour
+        by_customer = self.by_customer_id
+        by_alias = self.by_alias
+        for event in events:
+            if event.backfill is None:
+                live[event.id] = event
+            else:
+                self.backfill_events.setdefault(event.id, []).append(event)
+            hour = event.hour
+            bucket = by_hour.get(hour)
+            if bucket is None:
+                by_hour[hour] = [event]
+            else:
+                bucket.append(event)
+            key = event.customer_id
+            if key is not None:
+                index = by_customer.get(key)
+                if index is None:
+                    index = by_customer[key] = {}
+            else:
+                key = event.external_customer_id
+                assert key is not None
+                index = by_alias.get(key)
+                if index is None:
+                    index = by_alias[key] = {}
+            owned = index.get(hour)
+            if owned is None:
+                index[hour] = [event]
+            else:
+                owned.append(event)
+        self.count += len(events)
+
     @staticmethod
     def scan(
         index: HourIndex, first_hour: int | None, end_hour: int | None
@@ -206,3 +287,42 @@ class EventStore:
             hours = [h for h in range(first_hour, end_hour) if h in index]
         for hour in hours:
             yield from index[hour]
+
+
+class FrozenEvents:
+    """``EventStore.freeze``'s view: the first ``count`` events of ``order``, each with the
+    versions it had when frozen. It may be read from another thread while the store changes."""
+
+    __slots__ = ("_order", "_preserved", "_release", "count")
+
+    def __init__(
+        self,
+        order: list[StoredEvent],
+        count: int,
+        preserved: dict[StoredEvent, list[Version]],
+        release: Callable[[], None],
+    ) -> None:
+        self._order = order
+        self._preserved = preserved
+        self._release = release
+        self.count = count
+
+    def __iter__(self) -> Iterator[tuple[StoredEvent, list[Version]]]:
+        """``(event, its versions then)``, in ingestion order."""
+        order = self._order
+        preserved = self._preserved
+        for i in range(self.count):
+            event = order[i]
+            versions = preserved.get(event)
+            if versions is None:
+                versions = list(event.versions())
+                # An amend may have run meanwhile: it preserves the versions before changing
+                # them, so if it did, the preserved ones are this moment's.
+                again = preserved.get(event)
+                if again is not None:
+                    versions = again
+            yield event, versions
+
+    def release(self) -> None:
+        """Stop keeping versions for this view (idempotent)."""
+        self._release()

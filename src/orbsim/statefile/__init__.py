@@ -2,20 +2,28 @@
 
 ``OrbSim.dump(path)`` writes one (atomically: temporary file in the same directory, fsync,
 ``os.replace``) and ``OrbSim.load(path)`` builds a new simulator from one. The document
-(version 2)::
+(version 3)::
 
-    {"format": "orbsim-state", "version": 2,
+    {"format": "orbsim-state", "version": 3,
      "clock": {"now": iso, "manual": bool},
-     "state": {<field of AccountState>: <its encoding>, ...},
-     "extensions": {"idempotency": [...the Idempotency-Key store...]}}
+     "extensions": {"idempotency": [...the Idempotency-Key store...]},
+     "state": {<field of AccountState>: <its encoding>, ..., "events": [[row], ...]}}
 
 ``state`` holds every field of ``AccountState`` except the ``derived`` indexes (rebuilt on load),
-in field order. How each field is encoded is ``orbsim.statefile.fields.CODECS[name]``, or, for a
-field without an entry, its type annotation (``pydantic.TypeAdapter``). Times are ISO 8601 strings
-with their UTC offset; the file is compact JSON unless ``dump(path, indent=2)`` asks for one meant
-for people; never a pickle. Records are listed in the engine's own order (creation order); events
-in an order consistent with every index of the event store (their ingestion order), so every list
-the engine keeps comes back identical.
+in field order, except ``events``, the bulk, which comes last: one row (a JSON array,
+``fields.EVENT_COLUMNS``) per event, in ingestion order, so every list the engine keeps comes
+back identical. How each field is encoded is ``orbsim.statefile.fields.CODECS[name]``, or, for a
+field without an entry, its type annotation (``pydantic.TypeAdapter``). Times are written as the
+API writes them (UTC, ``Z``, a fraction only as far as needed; a time kept in a customer's zone
+keeps its offset); any ISO 8601 time with an offset is read. The file is compact JSON unless
+``dump(path, indent=2)`` asks for one meant for people; never a pickle. Records are listed in the
+engine's own order (creation order).
+
+``snapshot(state, ...)``, called under the engine's lock, costs O(everything but the events): it
+encodes the small fields at once and freezes the events (``EventStore.freeze``: no copy); its
+``chunks()`` then yield the file's bytes from any thread while the engine goes on, so a large
+state is written (``orbsim serve --state``'s compactions, ``sim.dump``) or streamed
+(``GET /_orbsim/state``) without holding the lock and in bounded memory.
 
 Evolving the format: a field added to ``AccountState`` with a default is simply absent from older
 files and takes its default on load (no version change needed). A change of meaning or shape bumps
@@ -30,10 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
+import hashlib
 import json
 import os
 import tempfile
 import typing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,23 +53,30 @@ from typing import Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from orbsim.engine.state import DERIVED, AccountState
+from orbsim.engine.store import FrozenEvents
 from orbsim.statefile._reader import Reader
-from orbsim.statefile.fields import CODECS, Decoded, FieldCodec
+from orbsim.statefile.fields import CODECS, Decoded, FieldCodec, event_row, iso_cache, state_time
 from orbsim.statefile.migrations import upgrade
 
 __all__ = [
     "FORMAT",
     "VERSION",
+    "Snapshot",
     "StateDocument",
     "decode",
     "dumps",
     "encode",
     "read",
+    "snapshot",
     "write_atomically",
+    "write_chunks_atomically",
 ]
 
 FORMAT: Final = "orbsim-state"
-VERSION: Final = 2
+VERSION: Final = 3
+_BULK = "events"
+"""The field written last, row by row (``Snapshot.chunks``)."""
+_COMPACT = (",", ":")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +127,14 @@ def _codec(cls: type[AccountState], name: str) -> FieldCodec:
     return found if found is not None else generic_codec(cls, name)
 
 
-def encode_state(state: AccountState) -> dict[str, Any]:
-    """Every persisted field of ``state`` as JSON data (references to live objects: turn it
-    into text before the state changes)."""
+def encode_state(state: AccountState, *, bulk: bool = True) -> dict[str, Any]:
+    """Every persisted field of ``state`` as JSON data, ``events`` last (left out if not
+    ``bulk``); references to live objects: turn it into text before the state changes."""
     cls = type(state)
-    return {
-        f.name: _codec(cls, f.name).encode(getattr(state, f.name), state) for f in _persisted(cls)
-    }
+    fields = [f for f in _persisted(cls) if f.name != _BULK]
+    if bulk:
+        fields += [f for f in _persisted(cls) if f.name == _BULK]
+    return {f.name: _codec(cls, f.name).encode(getattr(state, f.name), state) for f in fields}
 
 
 def decode_state(doc: Reader, cls: type[AccountState] = AccountState) -> AccountState:
@@ -141,13 +160,84 @@ def encode(
     extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document (plain data) of ``state`` at ``taken_at``."""
+    return _document(state, taken_at, manual_clock, extensions, bulk=True)
+
+
+def _document(
+    state: AccountState,
+    taken_at: datetime,
+    manual_clock: bool,
+    extensions: dict[str, Any] | None,
+    *,
+    bulk: bool,
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "clock": {"now": taken_at.isoformat(), "manual": manual_clock},
-        "state": encode_state(state),
+        "clock": {"now": state_time(taken_at), "manual": manual_clock},
         "extensions": dict(extensions or {}),
+        "state": encode_state(state, bulk=bulk),
     }
+
+
+class Snapshot:
+    """A state as it was when ``snapshot`` was called, as the bytes of its state file.
+
+    ``chunks()`` may run on any thread, while the engine goes on; it yields the document's
+    opening (encoded at once), then the event rows a few thousand at a time, then its closing.
+    The frozen events are released when the chunks are done (or closed), or by ``release``."""
+
+    def __init__(self, head: bytes, events: FrozenEvents, tail: bytes) -> None:
+        self.head = head
+        self.events = events
+        self.tail = tail
+
+    def chunks(self, rows: int = 2000) -> Iterator[bytes]:
+        try:
+            yield self.head
+            iso = iso_cache()
+            batch: list[list[Any]] = []
+            separator = b""
+            for event, versions in self.events:
+                batch.append(event_row(event, versions, iso))
+                if len(batch) == rows:
+                    yield separator + _rows(batch)
+                    separator = b","
+                    batch = []
+            if batch:
+                yield separator + _rows(batch)
+            yield self.tail
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        self.events.release()
+
+
+def _rows(batch: list[list[Any]]) -> bytes:
+    text = json.dumps(batch, ensure_ascii=False, allow_nan=False, separators=_COMPACT)
+    return text[1:-1].encode()
+
+
+def snapshot(
+    state: AccountState,
+    *,
+    taken_at: datetime,
+    manual_clock: bool,
+    extensions: dict[str, Any] | None = None,
+    hide_api_keys: bool = False,
+) -> Snapshot:
+    """``state`` frozen now, for ``Snapshot.chunks``: call it under the engine's lock (it
+    encodes every field but the events, and freezes those). ``hide_api_keys`` writes
+    ``settings.api_keys`` as null."""
+    document = _document(state, taken_at, manual_clock, extensions, bulk=False)
+    settings = document["state"].get("settings")
+    if hide_api_keys and isinstance(settings, dict) and settings.get("api_keys") is not None:
+        settings["api_keys"] = None
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=_COMPACT)
+    opening = text[:-2]  # the document ends with the state's and its own closing braces
+    head = opening + ("," if document["state"] else "") + f'"{_BULK}":['
+    return Snapshot(head.encode(), state.events.freeze(), b"]}}")
 
 
 def dumps(
@@ -158,6 +248,11 @@ def dumps(
     extensions: dict[str, Any] | None = None,
     indent: int | None = None,
 ) -> str:
+    if indent is None:
+        frozen = snapshot(
+            state, taken_at=taken_at, manual_clock=manual_clock, extensions=extensions
+        )
+        return b"".join(frozen.chunks()).decode()
     document = encode(state, taken_at=taken_at, manual_clock=manual_clock, extensions=extensions)
     return json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
 
@@ -188,20 +283,38 @@ def decode(data: Any, cls: type[AccountState] = AccountState) -> StateDocument:
 
 
 def read(path: str | os.PathLike[str], cls: type[AccountState] = AccountState) -> StateDocument:
+    """Load ``path``. The cyclic garbage collector is paused meanwhile: a million events are
+    millions of new objects, which would otherwise trigger a dozen full collections (it made a
+    load of a million events 1.6x slower, ``benchmarks/bench_state_formats.py``)."""
+    paused = gc.isenabled()
+    gc.disable()
     try:
-        data = json.loads(Path(path).read_bytes())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{os.fspath(path)} is not an orbsim state file: {exc}") from None
-    return decode(data, cls)
+        try:
+            data = json.loads(Path(path).read_bytes())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{os.fspath(path)} is not an orbsim state file: {exc}") from None
+        return decode(data, cls)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``: a temporary file in the same directory, fsync, rename."""
+    write_chunks_atomically(path, (data,))
+
+
+def write_chunks_atomically(path: Path, chunks: Iterable[bytes]) -> str:
+    """Replace ``path`` with the concatenated ``chunks`` (temporary file in the same directory,
+    fsync, rename, fsync of the directory); returns the sha256 of what was written."""
     directory = path.parent
+    digest = hashlib.sha256()
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
+                digest.update(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -209,7 +322,13 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    with contextlib.suppress(OSError):  # make the rename durable too (POSIX)
+    sync_directory(directory)
+    return digest.hexdigest()
+
+
+def sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX); best effort."""
+    with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

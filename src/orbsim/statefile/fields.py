@@ -10,11 +10,10 @@ RNG state, and checks with precise messages on the hot path of a large file (eve
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -28,15 +27,14 @@ from orbsim.engine.periods import BillingSchedule
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import EventStore, StoredEvent, Version, hour_of
+from orbsim.engine.timeparse import format_timestamp
 from orbsim.engine.webhooks import WebhookState
 from orbsim.models import Customer, Plan
 from orbsim.settings import Settings
 from orbsim.statefile._reader import (
     Reader,
     Times,
-    field,
     model_data,
-    optional_text,
     parse_time,
 )
 
@@ -44,7 +42,7 @@ Decoded = Mapping[str, Any]
 """The fields decoded so far (those above the one being decoded in ``AccountState``)."""
 
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
-_VERSION_KINDS = ("ingested", "amended", "deprecated")
+_LATER_KINDS = frozenset({"amended", "deprecated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +53,18 @@ class FieldCodec:
     decode: Callable[[Reader, str, Decoded], Any]
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
+def state_time(value: datetime) -> str:
+    """How state files write a time: a UTC time as the API does (``Z``, a fraction only as far
+    as needed, ``format_timestamp``); a time in another zone (a customer-local period edge)
+    with its offset, so it loads back in its zone. Both forms are read."""
+    return format_timestamp(value) if value.tzinfo is UTC else value.isoformat()
+
+
+_iso = state_time
 
 
 def _opt_iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else state_time(value)
 
 
 def _duration(value: timedelta) -> Any:
@@ -293,169 +297,150 @@ def _decode_backfill_ids(doc: Reader, key: str, decoded: Decoded) -> list[Backfi
 
 # -- events ----------------------------------------------------------------------------------------
 
-
-def ingestion_order(store: EventStore, backfills: Iterable[BackfillRecord]) -> list[StoredEvent]:
-    """Every stored event, in an order consistent with every list the store keeps.
-
-    Each index (``live``, each hour of ``by_hour``, each id of ``backfill_events``, each
-    backfill's ``events``) lists its events in ingestion order, so adding the events again in an
-    order that respects all of them rebuilds every index identically. The order by
-    ``ingested_at`` is that order whenever the clock never went back; otherwise the indexes are
-    merged topologically (ties still by ``ingested_at``).
-    """
-    events = [event for hour in sorted(store.by_hour) for event in store.by_hour[hour]]
-    index = {id(event): i for i, event in enumerate(events)}
-    by_rank = sorted(range(len(events)), key=lambda i: (events[i].ingested_at, i))
-    rank = [0] * len(events)
-    for position, i in enumerate(by_rank):
-        rank[i] = position
-    chains: list[Iterable[StoredEvent]] = [store.live.values()]
-    chains.extend(store.backfill_events.values())
-    chains.extend(backfill.events.values() for backfill in backfills)
-    chains.extend(store.by_hour.values())
-    edges: list[tuple[int, int]] = []
-    consistent = True
-    for chain in chains:
-        previous = -1
-        for event in chain:
-            found = index.get(id(event))
-            if found is None:
-                raise RuntimeError(f"event {event.id!r} is indexed but not in the hour index")
-            i = found
-            if previous >= 0:
-                edges.append((previous, i))
-                consistent = consistent and rank[previous] < rank[i]
-            previous = i
-    if consistent:
-        return [events[i] for i in by_rank]
-    following: list[list[int]] = [[] for _ in events]
-    waiting = [0] * len(events)
-    for before, after in edges:
-        following[before].append(after)
-        waiting[after] += 1
-    ready = [rank[i] for i in range(len(events)) if waiting[i] == 0]
-    heapq.heapify(ready)
-    ordered: list[StoredEvent] = []
-    while ready:
-        i = by_rank[heapq.heappop(ready)]
-        ordered.append(events[i])
-        for after in following[i]:
-            waiting[after] -= 1
-            if waiting[after] == 0:
-                heapq.heappush(ready, rank[after])
-    if len(ordered) != len(events):  # pragma: no cover - the indexes come from one real order
-        raise RuntimeError("the event store's indexes disagree on the ingestion order")
-    return ordered
+EVENT_COLUMNS = (
+    "id",
+    "timestamp",
+    "customer_id",
+    "external_customer_id",
+    "backfill_id",
+    "event_name",
+    "properties",
+    "ingested_at",
+    "later_versions",
+)
+"""What each event row holds (version 3). ``event_name``/``properties``/``ingested_at`` are the
+ingested version; ``later_versions`` is null or ``[[kind, event_name, properties, recorded_at],
+...]`` for each amendment or deprecation, oldest first."""
 
 
-def _encode_event(event: StoredEvent, iso: Callable[[datetime], str]) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "timestamp": iso(event.timestamp),
-        "customer_id": event.customer_id,
-        "external_customer_id": event.external_customer_id,
-        "backfill_id": None if event.backfill is None else event.backfill.id,
-        "versions": [
-            {
-                "kind": kind,
-                "event_name": name,
-                "properties": properties,
-                "recorded_at": iso(recorded_at),
-            }
-            for kind, name, properties, recorded_at in event.versions()
-        ],
-    }
-
-
-def _iso_cache() -> Callable[[datetime], str]:
-    """``isoformat`` remembering its answers (events of one request share their times)."""
+def iso_cache() -> Callable[[datetime], str]:
+    """``state_time`` remembering its answers (events of one request share their times)."""
     cache: dict[tuple[datetime, int], str] = {}
 
     def iso(value: datetime) -> str:
         key = (value, id(value.tzinfo))  # equal instants in other zones print differently
         text = cache.get(key)
         if text is None:
-            text = cache[key] = value.isoformat()
+            if len(cache) > 65536:
+                cache.clear()
+            text = cache[key] = state_time(value)
         return text
 
     return iso
 
 
-def _decode_event(raw: Any, backfills: Mapping[str, BackfillRecord], times: Times) -> StoredEvent:
-    """One entry of ``events`` (hand-written checks: this runs once per stored event)."""
-    if type(raw) is not dict:
-        raise ValueError(f"expected an object, got {type(raw).__name__}")
-    versions: list[Version] = []
-    for item in field(raw, "versions", list):
-        if type(item) is not dict:
-            raise ValueError(f"versions: expected objects, got {item!r}")
-        kind = item.get("kind")
-        if kind not in _VERSION_KINDS or (kind == "ingested") == bool(versions):
-            raise ValueError(
-                f"versions: the first version is 'ingested', later ones 'amended' or "
-                f"'deprecated'; got {kind!r} as version {len(versions) + 1}"
-            )
-        versions.append(
-            (
-                kind,
-                field(item, "event_name", str),
-                field(item, "properties", dict),
-                times(item.get("recorded_at"), "versions.recorded_at"),
-            )
-        )
-    if not versions:
-        raise ValueError("versions: the first version must be 'ingested'")
-    backfill_id = optional_text(raw, "backfill_id")
-    backfill = None
-    if backfill_id is not None:
-        backfill = backfills.get(backfill_id)
-        if backfill is None:
-            raise ValueError(f"backfill_id: unknown backfill {backfill_id!r}")
-    customer_id = optional_text(raw, "customer_id")
-    alias = optional_text(raw, "external_customer_id")
-    if (customer_id is None) == (alias is None):
-        raise ValueError("exactly one of customer_id and external_customer_id must be set")
-    timestamp = times(raw.get("timestamp"), "timestamp")
-    _, name, properties, _ = versions[-1]
-    event = StoredEvent(
-        field(raw, "id", str),
+def event_row(
+    event: StoredEvent, versions: list[Version], iso: Callable[[datetime], str]
+) -> list[Any]:
+    """One event as a row (``EVENT_COLUMNS``), with ``versions`` as its audit trail."""
+    _, name, properties, ingested_at = versions[0]
+    later = (
+        None
+        if len(versions) == 1
+        else [[kind, n, props, iso(at)] for kind, n, props, at in versions[1:]]
+    )
+    return [
+        event.id,
+        iso(event.timestamp),
+        event.customer_id,
+        event.external_customer_id,
+        None if event.backfill is None else event.backfill.id,
         name,
         properties,
-        timestamp,
-        hour_of(timestamp),
-        customer_id,
-        alias,
-        versions[0][3],
-        backfill,
-    )
-    if len(versions) > 1:
-        event.history = versions
-        event.deprecated = any(kind == "deprecated" for kind, *_ in versions)
-    return event
+        iso(ingested_at),
+        later,
+    ]
 
 
 def _encode_events(store: EventStore, state: AccountState) -> Any:
-    iso = _iso_cache()
-    return [_encode_event(e, iso) for e in ingestion_order(store, state.backfills.values())]
+    iso = iso_cache()
+    return [event_row(e, list(e.versions()), iso) for e in store.order]
+
+
+def _later_versions(raw: Any, times: Times) -> list[Version]:
+    if type(raw) is not list or not raw:
+        raise ValueError(f"later_versions: expected null or a non-empty list, got {raw!r}")
+    versions: list[Version] = []
+    for item in raw:
+        if type(item) is not list or len(item) != 4:
+            raise ValueError(
+                f"later_versions: expected [kind, event_name, properties, at], got {item!r}"
+            )
+        kind, name, properties, at = item
+        if kind not in _LATER_KINDS:
+            raise ValueError(
+                f"later_versions: a later version is 'amended' or 'deprecated', got {kind!r}"
+            )
+        if type(name) is not str or type(properties) is not dict:
+            raise ValueError(f"later_versions: expected a name and a properties object in {item!r}")
+        versions.append((kind, name, properties, times(at, "later_versions.recorded_at")))
+    return versions
 
 
 def _decode_events(doc: Reader, key: str, decoded: Decoded) -> EventStore:
+    """Rows (``EVENT_COLUMNS``) into a store. Written for speed (this is most of a restart):
+    each row is unpacked and type-checked inline, times parsed once per distinct text, the
+    indexes built in one pass (``EventStore.extend``), without the validation ingest does (the
+    file is orbsim's own output, and a journal that continues it checks its digest)."""
     backfills: dict[str, BackfillRecord] = decoded["backfills"]
     for backfill in backfills.values():
         backfill.events = {}
-    store = EventStore()
     times = Times()
-    for number, raw in enumerate(doc.items(key)):
+    seen: dict[str, tuple[datetime, int]] = {}
+    events: list[StoredEvent] = []
+    append = events.append
+    live = 0
+    for number, row in enumerate(doc.items(key)):
         try:
-            event = _decode_event(raw, backfills, times)
-            owner = event.backfill
-            if event.id in (store.live if owner is None else owner.events):
-                raise ValueError(f"duplicate event id {event.id!r}")
+            if type(row) is not list or len(row) != 9:
+                raise ValueError(f"expected a row of {len(EVENT_COLUMNS)} values, got {row!r}")
+            event_id, when, customer_id, alias, backfill_id, name, props, at, later = row
+            if type(event_id) is not str or type(name) is not str or type(props) is not dict:
+                raise ValueError(
+                    f"expected a string id and event_name and a properties object in {row!r}"
+                )
+            if (customer_id is None) == (alias is None) or not (
+                type(customer_id) is str or type(alias) is str
+            ):
+                raise ValueError("exactly one of customer_id and external_customer_id must be set")
+            found = seen.get(when)
+            if found is None:
+                timestamp = times(when, "timestamp")
+                found = seen[when] = (timestamp, hour_of(timestamp))
+            recorded = seen.get(at)
+            ingested_at = times(at, "ingested_at") if recorded is None else recorded[0]
+            event = StoredEvent(
+                event_id, name, props, found[0], found[1], customer_id, alias, ingested_at, None
+            )
+            if backfill_id is None:
+                live += 1
+            else:
+                owner = backfills.get(backfill_id)
+                if owner is None:
+                    raise ValueError(f"backfill_id: unknown backfill {backfill_id!r}")
+                if event_id in owner.events:
+                    raise ValueError(f"duplicate event id {event_id!r}")
+                event.backfill = owner
+                owner.events[event_id] = event
+            if later is not None:
+                history = _later_versions(later, times)
+                event.history = [("ingested", name, props, ingested_at), *history]
+                _, event.event_name, event.properties, _ = history[-1]
+                event.deprecated = any(kind == "deprecated" for kind, *_ in history)
         except ValueError as exc:
             raise ValueError(f"{doc.where}.{key}[{number}]: {exc}") from None
-        if owner is not None:
-            owner.events[event.id] = event
-        store.add(event)
+        append(event)
+    store = EventStore()
+    store.extend(events)
+    if len(store.live) != live:
+        ids: set[str] = set()
+        for number, event in enumerate(events):
+            if event.backfill is None:
+                if event.id in ids:
+                    raise ValueError(
+                        f"{doc.where}.{key}[{number}]: duplicate event id {event.id!r}"
+                    )
+                ids.add(event.id)
     return store
 
 

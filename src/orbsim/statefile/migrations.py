@@ -2,7 +2,9 @@
 
 Version 1 (orbsim 0.1, ``orbsim.engine.persistence``) kept each holder of engine state in its own
 top-level key; version 2 keeps the fields of ``AccountState`` under ``"state"`` and the facade's
-extensions under names of their own.
+extensions under names of their own; version 3 writes each event as a row (a JSON array,
+``orbsim.statefile.fields.EVENT_COLUMNS``) instead of an object, and times as the API does
+(``Z``; both forms are read, so times need no migration).
 """
 
 from __future__ import annotations
@@ -57,7 +59,51 @@ def _v1_to_v2(doc: Document) -> Document:
     }
 
 
-MIGRATIONS: dict[int, Callable[[Document], Document]] = {1: _v1_to_v2}
+def _v2_event_row(event: Any) -> Any:
+    """A version-2 event object as a version-3 row (anything unexpected is left for the row
+    checks to name)."""
+    if type(event) is not dict:
+        return event
+    versions = event.get("versions")
+    if type(versions) is not list or not versions or type(versions[0]) is not dict:
+        raise ValueError(f"the first version must be 'ingested', got {versions!r}")
+    first = versions[0]
+    if first.get("kind") != "ingested":
+        raise ValueError(f"the first version must be 'ingested', got {first.get('kind')!r}")
+    later = [
+        [v.get("kind"), v.get("event_name"), v.get("properties"), v.get("recorded_at")]
+        if type(v) is dict
+        else v
+        for v in versions[1:]
+    ]
+    return [
+        event.get("id"),
+        event.get("timestamp"),
+        event.get("customer_id"),
+        event.get("external_customer_id"),
+        event.get("backfill_id"),
+        first.get("event_name"),
+        first.get("properties"),
+        first.get("recorded_at"),
+        later or None,
+    ]
+
+
+def _v2_to_v3(doc: Document) -> Document:
+    """Events become rows; everything else keeps its shape."""
+    state = doc.get("state")
+    if not isinstance(state, dict) or type(state.get("events")) is not list:
+        return {**doc, "version": 3}  # the checks of the current version name what is missing
+    rows = []
+    for number, event in enumerate(state["events"]):
+        try:
+            rows.append(_v2_event_row(event))
+        except ValueError as exc:
+            raise ValueError(f"state.events[{number}]: {exc}") from None
+    return {**doc, "version": 3, "state": {**state, "events": rows}}
+
+
+MIGRATIONS: dict[int, Callable[[Document], Document]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """``MIGRATIONS[n]`` turns a version ``n`` document into a version ``n + 1`` one."""
 
 

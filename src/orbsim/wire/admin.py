@@ -10,7 +10,7 @@ asserts about its own traffic.
 
 =======  ===========================  ==========================================================
 GET      /_orbsim/state               the state as ``sim.dump`` writes it (format documented in
-                                      ``orbsim.statefile``)
+                                      ``orbsim.statefile``), streamed (chunked)
 POST     /_orbsim/reset               empty state, same settings, seed and clock; faults, the
                                       request log and rate-limit buckets are cleared too
 GET      /_orbsim/settings            the ``Settings`` in force, as JSON (durations ISO 8601)
@@ -59,6 +59,7 @@ from orbsim.errors import (
 from orbsim.settings import Settings
 from orbsim.wire.admin_openapi import get_openapi
 from orbsim.wire.codec import (
+    JSON,
     NO_QUERY,
     Query,
     empty_response,
@@ -78,7 +79,7 @@ _MAX_ADVANCE = timedelta(days=365 * 1000)
 _STATUS_CLASS = re.compile(r"[1-5][xX][xX]")
 
 Payload = dict[str, Any] | None
-AdminHandler = Callable[["OrbSim", Query, dict[str, Any]], tuple[int, Payload]]
+AdminHandler = Callable[["OrbSim", Query, dict[str, Any]], "tuple[int, Payload] | WireResponse"]
 
 
 def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
@@ -111,7 +112,10 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
                 f"{method} {path} takes no body; unknown field(s) {', '.join(map(repr, names))}",
                 validation_errors=[f"unknown field {name!r}" for name in names],
             )
-        status, payload = handler(sim, query, body)
+        answer = handler(sim, query, body)
+        if isinstance(answer, WireResponse):
+            return answer
+        status, payload = answer
     except OrbError as exc:
         return problem_response(exc)
     if payload is None:
@@ -122,18 +126,16 @@ def dispatch_admin(sim: OrbSim, request: WireRequest) -> WireResponse:
 # -- state and clock -------------------------------------------------------------------------------
 
 
-def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:
-    """The state document of ``sim.dump``, taken as a snapshot so encoding runs off the lock.
+def get_state(sim: OrbSim, query: Query, body: dict[str, Any]) -> WireResponse:
+    """The state document of ``sim.dump``, streamed: a snapshot is taken under the lock (the
+    events frozen, not copied) and encoded a few thousand events at a time as the client
+    reads, so memory stays bounded and the lock is not held (``statefile.Snapshot``).
 
     The API keys are left out (``settings.api_keys`` reads null): they are the server's
     credentials, configuration rather than state, and anyone with one key must not learn the
     others from this endpoint."""
-    document = sim.state_document()
-    state = document.get("state")
-    settings = state.get("settings") if isinstance(state, dict) else None
-    if isinstance(settings, dict) and settings.get("api_keys") is not None:
-        settings["api_keys"] = None
-    return 200, document
+    snapshot = sim.state_snapshot(hide_api_keys=True)
+    return WireResponse(200, [("content-type", JSON)], stream=snapshot.chunks())
 
 
 def reset(sim: OrbSim, query: Query, body: dict[str, Any]) -> tuple[int, Payload]:

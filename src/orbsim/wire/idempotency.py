@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
+from orbsim.engine.timeparse import format_timestamp
 from orbsim.errors import RequestValidationError, ResourceConflict
 from orbsim.times import to_utc
 from orbsim.wire.codec import problem_response
@@ -132,7 +133,7 @@ def _encode_entry(entry: Entry) -> dict[str, Any]:
     method, path, query, digest = entry.request
     return {
         "key": entry.key,
-        "expires_at": entry.expires_at.isoformat(),
+        "expires_at": format_timestamp(entry.expires_at),  # the API's form, as state files
         "method": method,
         "path": path,
         "query": query,

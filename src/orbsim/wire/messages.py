@@ -39,6 +39,15 @@ class WireResponse:
     """Set by an injected fault (``connect_error``, ``read_timeout``, ``lost_response``): the
     transport must not deliver this answer but raise (in-process) or drop the connection
     (server). ``None`` for every ordinary answer."""
+    stream: Iterator[bytes] | None = None
+    """A body produced as it is sent (``GET /_orbsim/state``), instead of ``body``: the server
+    sends it chunked, the in-process transports as a streamed ``httpx.Response``. A transport
+    that stops early closes it (a generator's ``close``)."""
+
+    def close_stream(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

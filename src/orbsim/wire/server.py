@@ -875,10 +875,19 @@ class OrbSimServer:
             return False  # an injected dropped connection: no answer at all
         keep = head.keep_alive and not self._closing
         sock = conn.sock
-        try:
-            sock.sendall(_encode(response, head.method == "HEAD", not keep, head.v10))
-        except OSError:
-            return False
+        if response.stream is not None:
+            keep = keep and not head.v10  # an HTTP/1.0 client reads a stream to the close
+            try:
+                _send_stream(sock, response, head.method == "HEAD", not keep, head.v10)
+            except OSError:
+                return False
+            finally:
+                response.close_stream()
+        else:
+            try:
+                sock.sendall(_encode(response, head.method == "HEAD", not keep, head.v10))
+            except OSError:
+                return False
         if self.log_requests:
             self._log_line(conn, head.method, head.target, response)
         return keep
@@ -939,8 +948,27 @@ class OrbSimServer:
         )
 
 
-def _encode(response: WireResponse, head_only: bool, close: bool, v10: bool) -> bytes:
-    """The response's bytes: its own headers (hop-by-hop ones replaced), length, connection."""
+def _send_stream(
+    sock: socket.socket, response: WireResponse, head_only: bool, close: bool, v10: bool
+) -> None:
+    """Send a streamed response: chunked (HTTP/1.0: raw, then the connection closes), each
+    chunk as it is produced, so the body is never whole in memory."""
+    assert response.stream is not None
+    sock.sendall(_encode(response, True, close, v10, chunked=not v10))
+    if head_only:
+        return
+    for chunk in response.stream:
+        if chunk:
+            sock.sendall(chunk if v10 else b"%x\r\n%b\r\n" % (len(chunk), chunk))
+    if not v10:
+        sock.sendall(b"0\r\n\r\n")
+
+
+def _encode(
+    response: WireResponse, head_only: bool, close: bool, v10: bool, *, chunked: bool = False
+) -> bytes:
+    """The response's bytes: its own headers (hop-by-hop ones replaced), length (or chunked
+    encoding), connection."""
     status = response.status
     lines = [f"HTTP/1.1 {status} {_phrase(status)}"]
     for name, value in response.headers:
@@ -949,6 +977,10 @@ def _encode(response: WireResponse, head_only: bool, close: bool, v10: bool) -> 
         lines.append(f"{name}: {value}")
     if status in _NO_CONTENT or status < 200:  # no body, and no Content-Length (RFC 9110)
         body = b""
+    elif response.stream is not None:
+        body = b""
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
     else:
         body = response.body
         lines.append(f"Content-Length: {len(body)}")

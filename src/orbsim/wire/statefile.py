@@ -72,6 +72,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orbsim import statefile
 from orbsim.clock import ManualClock, SystemClock
 from orbsim.errors import OrbInternalServerError
 from orbsim.wire.codec import problem_response
@@ -90,8 +91,8 @@ if TYPE_CHECKING:
     from orbsim.sim import OrbSim
 
 JOURNAL_FORMAT = "orbsim-journal"
-JOURNAL_VERSION = 2
-_READABLE_VERSIONS = frozenset({1, 2})
+JOURNAL_VERSION = 3
+_READABLE_VERSIONS = frozenset({1, 2, 3})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NOISE = frozenset(
     {
@@ -108,6 +109,12 @@ _NOISE = frozenset(
 credentials (a replay authenticates as the server itself, ``_replay_auth``)."""
 _COMPACT_AT_LEAST = 1 << 20
 """The journal is compacted once it is larger than the state file and than this many bytes."""
+_JOURNAL_LIMIT = 8 << 20
+"""... and at the latest once it is larger than this, so a restart replays at most this much
+(about 20,000 single-event ingests, a second or two): compactions run off the lock, so they cost
+CPU, not waiting requests."""
+_JOURNALLED_ADMIN = frozenset({"/_orbsim/clock/advance", "/_orbsim/reset"})
+"""Admin writes that change the state: journalled without a time, replayed as they ran."""
 _REWRITE_LIMIT = 16 << 20
 """A state file larger than this is not rewritten at start and shutdown (a dump is O(state):
 about a second at this size, 15 s at a million events, past a typical 10 s kill grace): the
@@ -188,7 +195,8 @@ class JournalError(ValueError):
 
 
 def _parse_record(line: bytes, version: int) -> Any:
-    """The JSON of one line, its checksum verified (version 2); ValueError says what is wrong."""
+    """The JSON of one line, its checksum verified (versions 2 and 3); ValueError says what is
+    wrong."""
     if version == 1:
         return json.loads(line)
     crc, space, payload = line.partition(b" ")
@@ -224,21 +232,42 @@ def _notice(message: str) -> None:
     print(f"orbsim: {message}", file=sys.stderr)
 
 
+@dataclass(frozen=True, slots=True)
+class JournalReading:
+    """What ``reading`` found: the entries to replay, their lines as written, and whether new
+    records may be appended to the file as it is (``end``: the length of its complete records;
+    None: ``StateFile.begin`` must replace it)."""
+
+    entries: list[JournalEntry]
+    lines: list[bytes]
+    end: int | None
+
+
+_NOTHING = JournalReading([], [], None)
+
+
 def read_journal(
     path: Path, base: str, notice: Callable[[str], None] = _notice
 ) -> list[JournalEntry]:
-    """The entries of ``path`` if it continues the state file whose digest is ``base``.
+    """The entries of ``path`` to replay onto the state file whose digest is ``base``.
 
     ``[]`` when there is no journal, or when it was sealed for ``base`` (already folded into the
-    state file). A last line without its newline is a write the process died in the middle of:
-    that request was never answered, so it is dropped and ``notice`` says so. Anything else that
-    does not fit (another state file's journal, a damaged record) raises ``JournalError``, whose
-    message says what was found and how to recover.
+    state file by a version-2 compaction). A journal started for another state file continues
+    ``base`` from a ``compacted`` record naming ``base``: the records before that record's
+    ``through`` offset are in the state file. A last line without its newline is a write the
+    process died in the middle of: that request was never answered, so it is dropped and
+    ``notice`` says so. Anything else that does not fit (another state file's journal, a damaged
+    record) raises ``JournalError``, whose message says what was found and how to recover.
     """
+    return reading(path, base, notice).entries
+
+
+def reading(path: Path, base: str, notice: Callable[[str], None] = _notice) -> JournalReading:
+    """``read_journal``, with the lines and whether the file can be continued."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return []
+        return _NOTHING
     lines = raw.split(b"\n")
     complete, torn = lines[:-1], lines[-1]
     if torn:
@@ -247,13 +276,13 @@ def read_journal(
             "while persisting that write, before acknowledging it; it is dropped"
         )
     if not complete:
-        return []
+        return _NOTHING
     version, header = _read_header(path, complete[0])
-    records: list[Any] = []
+    records: list[tuple[int, bytes, Any]] = []
     offset = len(complete[0]) + 1
     for number, line in enumerate(complete[1:], start=2):
         try:
-            records.append(_parse_record(line, version))
+            records.append((offset, line, _parse_record(line, version)))
         except ValueError as exc:
             raise JournalError(
                 f"{path}: record {number} of {len(complete)} (at byte {offset}) is damaged: "
@@ -262,22 +291,32 @@ def read_journal(
                 f"and lose the rest with `truncate -s {offset} {path}`, then start again"
             ) from None
         offset += len(line) + 1
-    sealed = records[-1].get("sealed") if records and isinstance(records[-1], dict) else None
-    if sealed is not None:
-        records.pop()
+    end: int | None = offset if version == JOURNAL_VERSION else None
+    sealed = None
+    if records and isinstance(records[-1][2], dict) and "sealed" in records[-1][2]:
+        sealed = records.pop()[2]["sealed"]
+        end = None  # a version-2 compaction's seal: never appended to
     if header.get("base") != base:
+        through = None
+        for _, _, data in records:
+            if isinstance(data, dict) and data.get("compacted") == base:
+                through = data.get("through")
         if sealed == base:
-            return []  # folded into the state file by a compaction that stopped halfway
-        raise JournalError(
-            f"{path} does not belong to the state file {path.with_suffix('')}: it continues a "
-            f"state file whose sha256 is {str(header.get('base'))[:16]}..., the state file's is "
-            f"{base[:16]}... ({len(records)} journalled writes would be lost). The state file "
-            "was changed or replaced after the journal was started. To recover: put back the "
-            "state file the journal continues; or, to start from the state file as it is and "
-            f"lose those writes, move {path} aside"
-        )
+            return _NOTHING  # folded into the state file by a compaction that stopped halfway
+        if not isinstance(through, int):
+            raise JournalError(
+                f"{path} does not belong to the state file {path.with_suffix('')}: it continues "
+                f"a state file whose sha256 is {str(header.get('base'))[:16]}..., the state "
+                f"file's is {base[:16]}... ({len(_requests(records))} journalled writes would be "
+                "lost). The state file was changed or replaced after the journal was started. "
+                "To recover: put back the state file the journal continues; or, to start from "
+                f"the state file as it is and lose those writes, move {path} aside"
+            )
+        records = [record for record in records if record[0] >= through]
+        end = None  # a compaction replaced the state file: the journal is replaced too
+    kept = _requests(records)
     entries = []
-    for number, data in enumerate(records, start=2):
+    for number, (_, _, data) in enumerate(kept, start=2):
         try:
             entries.append(_decode_request(data))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -285,36 +324,20 @@ def read_journal(
                 f"{path}:{number}: unreadable journal entry ({exc!r}); restore the journal "
                 f"from a copy or move {path} aside to start without it"
             ) from None
-    return entries
+    return JournalReading(entries, [line for _, line, _ in kept], end)
 
 
-def _continuable(path: Path, base: str) -> int | None:
-    """The length of ``path``'s complete records if new ones may be appended to it: a version-2
-    journal continuing the state file ``base``, not sealed; else None."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    end = raw.rfind(b"\n") + 1
-    lines = raw[:end].split(b"\n")[:-1]
-    if not lines or lines[0].startswith(b"{"):
-        return None
-    try:
-        header = _parse_record(lines[0], 2)
-        last = _parse_record(lines[-1], 2)
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or header.get("base") != base:
-        return None
-    if len(lines) > 1 and isinstance(last, dict) and "sealed" in last:
-        return None
-    return end
+def _requests(records: list[tuple[int, bytes, Any]]) -> list[tuple[int, bytes, Any]]:
+    """The records that are requests (not a compaction's marks)."""
+    return [r for r in records if not (isinstance(r[2], dict) and "compacted" in r[2])]
 
 
 def _read_header(path: Path, line: bytes) -> tuple[int, dict[str, Any]]:
     version = 1 if line.startswith(b"{") else 2
     try:
         header = _parse_record(line, version)
+        if version == 2 and isinstance(header, dict) and header.get("version") == 3:
+            version = 3  # the same line format, with compaction marks
     except ValueError:
         raise JournalError(
             f"{path}: not an orbsim journal (unreadable first line); move it aside to start "
@@ -378,13 +401,73 @@ class StateLock:
 # -- the state file --------------------------------------------------------------------------------
 
 
+def _checkpoint(step: str) -> None:
+    """Called between the steps of a compaction (``_Compaction.run``); tests make it raise to
+    stop a compaction there, as a crash would."""
+
+
+class _Compaction:
+    """One compaction: the snapshot taken under the lock at journal offset ``through``, written
+    out by ``StateFile._run`` (off the lock, on its own thread unless run inline)."""
+
+    def __init__(self, snapshot: statefile.Snapshot, through: int) -> None:
+        self.snapshot = snapshot
+        self.through = through
+        self.done = threading.Event()
+        self.cancelled = False
+        self.error: BaseException | None = None
+
+    def write_state(self, temp: Path) -> tuple[str | None, int]:
+        """The snapshot into ``temp``, fsynced: its sha256 and size (None: cancelled)."""
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for chunk in self.snapshot.chunks():
+                if self.cancelled:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                digest.update(chunk)
+                size += len(chunk)
+            else:
+                os.fsync(fd)
+                return digest.hexdigest(), size
+        finally:
+            os.close(fd)
+        temp.unlink()
+        return None, size
+
+
+def _header(base: str) -> bytes:
+    return _record({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": base})
+
+
+def _read_range(path: Path, start: int, stop: int) -> bytes:
+    if stop <= start:
+        return b""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        return handle.read(stop - start)
+
+
 class StateFile:
     """Keeps ``path`` (and ``path.journal``) in step with one simulator served over HTTP.
 
-    Use ``dispatch`` as the server's dispatch function; call ``compact`` at start and ``close``
-    after the server stopped. ``on_failure`` is called (once) if the files cannot be written:
-    the write that failed is answered 500 and every later write too, so nothing unpersisted is
-    ever acknowledged; the caller should then stop serving.
+    Use ``dispatch`` as the server's dispatch function; call ``replay`` and ``begin`` at start
+    and ``close`` after the server stopped. ``on_failure`` is called (once) if the files cannot
+    be written: the write that failed is answered 500 and every later write too, so nothing
+    unpersisted is ever acknowledged; the caller should then stop serving.
+
+    Compactions run off the lock: under it, a snapshot is taken (``OrbSim.state_snapshot``: the
+    small fields encoded, the events frozen, a few milliseconds at a million events) at the
+    journal's current offset; a background thread writes and fsyncs the new state file, marks
+    the journal ``{"compacted": <its sha256>, "through": <offset>}``, replaces the state file,
+    then replaces the journal with one holding only the records written since the snapshot.
+    Writes go on being journalled meanwhile. A stop at any step loses nothing: before the
+    state file is replaced, the old one and the whole journal are what a start replays; after,
+    the mark says which records the new state file already holds.
     """
 
     def __init__(
@@ -405,13 +488,15 @@ class StateFile:
         self.failed: BaseException | None = None
         self.closed = False
         self.journalled = 0
-        """Entries appended since the last compaction."""
+        """Entries in the journal (written since the state file's snapshot)."""
         self.compactions = 0
         self._fd = -1
         self._journal_bytes = 0
         self._state_bytes = 0
-        self._base: str | None = None
-        """The digest of ``path`` as ``replay`` found it."""
+        self._reading: JournalReading | None = None
+        """What ``replay`` found, for ``begin``."""
+        self._compaction: _Compaction | None = None
+        """The compaction in progress, if any (one at a time)."""
         self.lock = lock
         """Taken (if not given) by the first ``compact``: only the owner writes the files."""
 
@@ -435,10 +520,10 @@ class StateFile:
         if not self.path.exists():
             return 0
         base = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        entries = read_journal(self.journal_path, base)
-        self._base = base
+        found = reading(self.journal_path, base)
+        self._reading = found
         sim = self.sim
-        for number, entry in enumerate(entries, start=1):
+        for number, entry in enumerate(found.entries, start=1):
             request = _with_auth(entry.request, _replay_auth(sim))
             with sim.lock, sim.webhooks.muted():  # its webhooks went out the first time
                 if entry.at is None:
@@ -456,68 +541,164 @@ class StateFile:
         # The replay is not traffic: the request log and rate-limit buckets start empty.
         sim.wire.requests.clear()
         sim.wire.limiter.reset()
-        return len(entries)
+        return len(found.entries)
 
     def begin(self) -> None:
-        """Start persisting, after ``replay``: continue the replayed journal in place when the
-        state file is larger than ``_REWRITE_LIMIT`` (a restart then costs no rewrite), else
-        ``compact``. A torn last record is cut off first, so appends never join it."""
+        """Start persisting, after ``replay``: first a journal that continues the state file
+        with exactly what was replayed: the replayed one, continued in place (a torn last
+        record cut off first, so appends never join it), or, if it cannot be (a compaction had
+        replaced the state file but not yet the journal, or an older journal version), a new
+        one holding the replayed records. Then, if the state file is at most
+        ``_REWRITE_LIMIT``, ``compact``; a larger one costs no rewrite at a restart."""
         with self.sim.lock:
-            size = self.path.stat().st_size if self.path.exists() else 0
-            end = None
-            if size > _REWRITE_LIMIT and self._base is not None:
-                end = _continuable(self.journal_path, self._base)
-            if end is None:
-                self.compact()
-                return
             if self.lock is None:
                 self.lock = StateLock(self.path)
-            os.truncate(self.journal_path, end)
-            os.chmod(self.journal_path, 0o600)
-            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
-            self._journal_bytes = end
-            self._state_bytes = size
+            found = self._reading
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if found is not None and self.journal_path.exists():
+                if found.end is not None:
+                    os.truncate(self.journal_path, found.end)
+                    self._switch_journal(found.end, size)
+                else:
+                    base = hashlib.sha256(self.path.read_bytes()).hexdigest()
+                    data = _header(base) + b"".join(line + b"\n" for line in found.lines)
+                    temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
+                    statefile.write_atomically(temp, data)
+                    os.replace(temp, self.journal_path)
+                    self._switch_journal(len(data), size)
+                self.journalled = len(found.entries)
+            if size <= _REWRITE_LIMIT or self._fd < 0:
+                self.compact()
+
+    def compact_later(self) -> bool:
+        """Start a compaction off the lock, unless one is in progress (True if started)."""
+        with self.sim.lock:
+            if self._compaction is not None or self.closed or self.failed is not None:
+                return False
+            self._start_compaction(background=True)
+            return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the compaction in progress, if any; False if it is still running."""
+        running = self._compaction
+        return running is None or running.done.wait(timeout)
 
     def compact(self) -> None:
-        """Write the whole state to ``path`` and start an empty journal continuing it.
+        """Write the whole state to ``path`` and start a journal continuing it, now (waiting for
+        a compaction in progress first)."""
+        while True:
+            with self.sim.lock:
+                running = self._compaction
+                if running is None:
+                    compaction = self._start_compaction(background=False)
+                    break
+            running.done.wait()
+        self._run(compaction)
+        if compaction.error is not None:
+            raise compaction.error
 
-        Order, so that a stop at any point loses nothing and is recognised at the next start:
-        the new state goes to a temporary file; the old journal is sealed with its digest; the
-        state file is replaced; then the journal."""
-        sim = self.sim
-        with sim.lock:
-            if self.lock is None:
-                self.lock = StateLock(self.path)
-            temp_state = self.path.with_name(f".{self.path.name}.compacting")
-            sim.dump(temp_state)
-            data = temp_state.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if self._fd >= 0:
-                self._write(_record({"sealed": digest}))
-                self._close_journal()
-            os.chmod(temp_state, 0o600)
-            os.replace(temp_state, self.path)
-            line = _record({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": digest})
-            temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _start_compaction(self, *, background: bool) -> _Compaction:
+        """Under the lock: a snapshot at the journal's end; a first journal if there is none."""
+        if self.lock is None:
+            self.lock = StateLock(self.path)
+        if self._fd < 0:
+            self._new_journal()
+        compaction = _Compaction(self.sim.state_snapshot(), self._journal_bytes)
+        self._compaction = compaction
+        if background:
+            name = "orbsim-compaction"
+            threading.Thread(target=self._run, args=(compaction,), name=name, daemon=True).start()
+        return compaction
+
+    def _run(self, compaction: _Compaction) -> None:
+        """The steps of a compaction after its snapshot (see the class docstring), with a
+        ``_checkpoint`` between each; any failure is reported through ``_fail``."""
+        temp = self.path.with_name(f".{self.path.name}.compacting")
+        journal_temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
+        try:
+            _checkpoint("snapshot")
+            digest, size = compaction.write_state(temp)
+            if digest is None:
+                return
+            _checkpoint("written")
+            with self.sim.lock:
+                if compaction.cancelled:
+                    temp.unlink()
+                    return
+                mark_at = self._journal_bytes
+                mark = _record({"compacted": digest, "through": compaction.through})
+                self._write(mark)
+                copied_to = self._journal_bytes
+                fd = self._fd
+            os.fsync(fd)  # the mark is durable before the state file it names replaces the old
+            _checkpoint("marked")
+            os.replace(temp, self.path)
+            statefile.sync_directory(self.path.parent)
+            _checkpoint("replaced")
+            header = _header(digest)
+            tail = _read_range(self.journal_path, compaction.through, mark_at)
+            tail += _read_range(self.journal_path, mark_at + len(mark), copied_to)
+            out = os.open(journal_temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, line)
-                os.fsync(fd)
+                os.write(out, header + tail)
+                os.fsync(out)
+                _checkpoint("journal copied")
+                with self.sim.lock:
+                    rest = _read_range(self.journal_path, copied_to, self._journal_bytes)
+                    os.write(out, rest)
+                    os.replace(journal_temp, self.journal_path)
+                    self._switch_journal(len(header) + len(tail) + len(rest), size)
+                    self.journalled = (tail + rest).count(b"\n")
+                    self.compactions += 1
             finally:
-                os.close(fd)
-            os.replace(temp, self.journal_path)
-            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
-            self._journal_bytes = len(line)
-            self._state_bytes = len(data)
-            self.journalled = 0
-            self.compactions += 1
+                os.close(out)
+        except BaseException as exc:
+            compaction.error = exc
+            for leftover in (temp, journal_temp):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            with self.sim.lock:
+                if not compaction.cancelled:
+                    self._fail(exc)
+        finally:
+            compaction.snapshot.release()
+            with self.sim.lock:
+                if self._compaction is compaction:
+                    self._compaction = None
+            compaction.done.set()
+
+    def _new_journal(self) -> None:
+        """An empty journal continuing whatever ``path`` is now (none: an empty state)."""
+        base = hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path.exists() else ""
+        header = _header(base)
+        temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
+        statefile.write_atomically(temp, header)
+        os.replace(temp, self.journal_path)
+        self._switch_journal(len(header), self.path.stat().st_size if self.path.exists() else 0)
+        self.journalled = 0
+
+    def _switch_journal(self, length: int, state_bytes: int) -> None:
+        """Append to the file now at ``journal_path`` (``length`` bytes long)."""
+        self._close_journal()
+        os.chmod(self.journal_path, 0o600)
+        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+        self._journal_bytes = length
+        self._state_bytes = state_bytes
 
     def close(self) -> None:
-        """After the server stopped: a final compaction, so the state file alone holds
-        everything, unless it is larger than ``_REWRITE_LIMIT`` (then the fsynced journal stays
-        beside it); then the lock is released."""
+        """After the server stopped: a compaction in progress is abandoned (the files it leaves
+        are a consistent pair, as at any step); when the state file is larger than
+        ``_REWRITE_LIMIT``, the journal is fsynced and left beside it (a stop costs no
+        rewrite), else a final compaction leaves the state file alone; then the lock is
+        released."""
         with self.sim.lock:
             self.closed = True
+            running = self._compaction
+            if running is not None:
+                running.cancelled = True
+        if running is not None:
+            running.done.wait()
+        with self.sim.lock:
             try:
                 if self.failed is not None:
                     self._close_journal()
@@ -563,7 +744,7 @@ class StateFile:
                 with self.clock.pinned(at):
                     response = self.inner(sim, request)
             try:
-                self._persist(
+                unknown = self._persist(
                     request,
                     response,
                     at,
@@ -572,7 +753,13 @@ class StateFile:
                 )
             except Exception as exc:
                 return self._fail(exc)
-            return response
+        if unknown:
+            try:  # off the lock: other requests go on while the state is written
+                self.compact()
+            except Exception as exc:
+                with sim.lock:
+                    return self._fail(exc)
+        return response
 
     def _persist(
         self,
@@ -581,27 +768,30 @@ class StateFile:
         at: datetime | None,
         admin: bool,
         stored: bool,
-    ) -> None:
+    ) -> bool:
         """Append ``request`` to the journal if it may have changed the state (see the module
-        docstring), or compact when its effect cannot be known from the answer."""
+        docstring); True when its effect cannot be known from the answer (then the caller
+        compacts before answering)."""
         status = response.status
         if admin:
             path = api_path(request.path)
-            if status < 300 and path == "/_orbsim/reset":
-                self.compact()
-            elif status < 300 and path == "/_orbsim/clock/advance":
+            if status < 300 and path in _JOURNALLED_ADMIN:
                 self._append(_encode_request(request, None, status))
-            return
+            return False
         if stored or (200 <= status < 300 and response.header(REPLAYED) is None):
             self._append(_encode_request(request, at, status))
         elif status >= 500 and not _never_ran(response):
-            self.compact()  # a bug or an unknown failure: persist whatever happened
+            return True  # a bug or an unknown failure: persist whatever happened
+        return False
 
     def _append(self, line: bytes) -> None:
         self._write(line)
         self.journalled += 1
-        if self._journal_bytes > max(self._state_bytes, _COMPACT_AT_LEAST):
-            self.compact()
+        if (
+            self._journal_bytes > min(max(self._state_bytes, _COMPACT_AT_LEAST), _JOURNAL_LIMIT)
+            and self._compaction is None
+        ):
+            self.compact_later()
 
     def _write(self, line: bytes) -> None:
         view = memoryview(line)
@@ -611,10 +801,11 @@ class StateFile:
         self._journal_bytes += len(line)
 
     def _fail(self, exc: BaseException) -> WireResponse:
-        self.failed = exc
-        print(f"orbsim: cannot write the state file {self.path}: {exc}", file=sys.stderr)
-        if self.on_failure is not None:
-            self.on_failure(exc)
+        if self.failed is None:
+            self.failed = exc
+            print(f"orbsim: cannot write the state file {self.path}: {exc}", file=sys.stderr)
+            if self.on_failure is not None:
+                self.on_failure(exc)
         return _refused(exc)
 
 

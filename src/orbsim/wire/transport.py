@@ -15,6 +15,7 @@ committed). Without faults this costs one attribute check.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import httpx
@@ -29,13 +30,38 @@ if TYPE_CHECKING:
 __all__ = ["AsyncOrbSimTransport", "HeaderView", "OrbSimTransport"]
 
 
+class _Stream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A streamed reply's body, for ``httpx`` (sync or async: the chunks are computed)."""
+
+    def __init__(self, reply: WireResponse) -> None:
+        self._reply = reply
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert self._reply.stream is not None
+        yield from self._reply.stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert self._reply.stream is not None
+        for chunk in self._reply.stream:
+            yield chunk
+
+    def close(self) -> None:
+        self._reply.close_stream()
+
+    async def aclose(self) -> None:
+        self._reply.close_stream()
+
+
 def _httpx_response(reply: WireResponse) -> httpx.Response:
-    """The reply as an ``httpx.Response`` whose body is already read.
+    """The reply as an ``httpx.Response`` whose body is already read (a streamed reply's is
+    read as the client reads it).
 
     ``httpx.Response(content=...)`` reads a bytes body eagerly through its streaming machinery,
     which cost more than everything else on this path; the body is in memory, so it is handed
     over as the response's content directly (``orbsim._internals.set_read_content``).
     """
+    if reply.stream is not None:
+        return httpx.Response(reply.status, headers=reply.headers, stream=_Stream(reply))
     body = reply.body
     response = httpx.Response(
         reply.status,
