@@ -66,6 +66,9 @@ def test_the_server_serves_the_document(http: httpx.Client) -> None:
 def test_the_answers_conform_to_the_document(http: httpx.Client) -> None:
     http.post("/v1/customers", json={"name": "Acme", "email": "a@acme.test"})
     http.get("/v1/customers/nope")
+    event = {"event_name": "call", "timestamp": "2024-05-20T11:00:00Z", "properties": {"n": 1}}
+    events = [{**event, "idempotency_key": "e1", "external_customer_id": "acme"}]
+    assert http.post("/v1/ingest", json={"events": events}).status_code == 200
 
     _conforms(http.get("/_orbsim/clock").json(), "Clock")
     _conforms(http.post("/_orbsim/clock/advance", json={"seconds": 60}).json(), "Clock")
@@ -81,9 +84,12 @@ def test_the_answers_conform_to_the_document(http: httpx.Client) -> None:
     _conforms({"kind": "connect_error", "method": "POST"}, "FaultCreate")
     _conforms(http.get("/_orbsim/faults").json(), "FaultList")
     requests = http.get("/_orbsim/requests").json()
-    assert [r["status"] for r in requests["data"]] == [201, 404]
+    assert [r["status"] for r in requests["data"]] == [201, 404, 200]
     _conforms(requests, "RequestList")
-    _conforms(http.get("/_orbsim/state").json(), "State")
+    state = http.get("/_orbsim/state")
+    assert state.headers["transfer-encoding"] == "chunked"
+    assert state.json()["state"]["events"][0][0] == "e1"
+    _conforms(state.json(), "State")
     _conforms(http.get("/_orbsim/settings").json(), "Settings")
     change = {"grace_period": "1h", "rate_limit_preset": "orb_test_mode", "api_keys": ["k"]}
     _conforms(change, "SettingsChange")

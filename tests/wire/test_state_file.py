@@ -614,6 +614,22 @@ def test_the_journal_is_compacted_once_larger_than_the_state(
     assert len(restarted.customers.list(limit=100).data) == 80
 
 
+def test_the_journal_is_compacted_at_its_limit_however_large_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._COMPACT_AT_LEAST", 1024)
+    monkeypatch.setattr("orbsim.wire.statefile._JOURNAL_LIMIT", 4096)  # below the state's size
+    state = served(tmp_path, PinnableManualClock(START))
+    sim = state.sim
+    for i in range(60):
+        state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{i}"}))
+        state.wait(TIMEOUT)
+        assert state.journal_path.stat().st_size <= 4096 + 512
+    assert state.path.stat().st_size > 4096 and state.compactions > 2
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert len(restarted.customers.list(limit=100).data) == 60
+
+
 def test_faults_decide_what_is_persisted(tmp_path: Path) -> None:
     state = served(tmp_path, PinnableManualClock(START))
     sim = state.sim

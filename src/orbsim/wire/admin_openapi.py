@@ -300,10 +300,46 @@ _SCHEMAS: dict[str, Any] = {
     },
     "State": {
         "type": "object",
-        "description": "The whole state, in the format of sim.dump (loadable with OrbSim.load).",
-        "required": ["format", "version"],
-        "properties": {"format": {"type": "string"}, "version": {"type": "integer"}},
-        "additionalProperties": True,
+        "description": "The whole state, in the format of sim.dump (loadable with OrbSim.load; "
+        "documented in orbsim.statefile): version 3, one field of the account state per key "
+        "of state, the events last, one array per event.",
+        "required": ["format", "version", "clock", "extensions", "state"],
+        "properties": {
+            "format": {"type": "string", "const": "orbsim-state"},
+            "version": {"type": "integer", "const": 3},
+            "clock": {"$ref": "#/components/schemas/Clock"},
+            "extensions": {"type": "object"},
+            "state": {
+                "type": "object",
+                "required": ["settings", "events"],
+                "properties": {
+                    "events": {
+                        "type": "array",
+                        "items": {
+                            "type": "array",
+                            "description": "[id, timestamp, customer_id, "
+                            "external_customer_id, backfill_id, event_name, properties, "
+                            "ingested_at, later_versions]",
+                            "prefixItems": [
+                                {"type": "string"},
+                                {"type": "string", "format": "date-time"},
+                                {"type": ["string", "null"]},
+                                {"type": ["string", "null"]},
+                                {"type": ["string", "null"]},
+                                {"type": "string"},
+                                {"type": "object"},
+                                {"type": "string", "format": "date-time"},
+                                {"type": ["array", "null"]},
+                            ],
+                            "minItems": 9,
+                            "maxItems": 9,
+                        },
+                    }
+                },
+                "additionalProperties": True,
+            },
+        },
+        "additionalProperties": False,
     },
     "Problem": {
         "type": "object",
@@ -330,7 +366,22 @@ _PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getState",
             "summary": "The whole state, in the sim.dump format",
-            "responses": {"200": _json(_ref("State"), "the state"), **_ERRORS},
+            "description": "Streamed: the state of the moment the request arrived, encoded as "
+            "it is sent (Transfer-Encoding: chunked; no Content-Length), so memory stays "
+            "bounded and no other request waits for it. API keys read null.",
+            "responses": {
+                "200": {
+                    **_json(_ref("State"), "the state"),
+                    "headers": {
+                        "Transfer-Encoding": {
+                            "description": "chunked (an HTTP/1.0 client gets the body "
+                            "unframed, ending with the connection)",
+                            "schema": {"type": "string", "const": "chunked"},
+                        }
+                    },
+                },
+                **_ERRORS,
+            },
         }
     },
     "/_orbsim/reset": {

@@ -5,26 +5,29 @@ fsyncs it): 16 ms with a few hundred events stored, 64 ms at 3,000, 185 ms at 10
 project's 2-core machine (``benchmarks/bench_state_file.py``), so writing it on every request makes
 each write cost O(state) and a suite O(writes x state). Appending one line per write costs about
 17 µs whatever the state holds. The state file is rewritten (compacted)
-whenever the journal grows larger than the state file, so the amortised cost per write stays
-constant and a restart never replays more than about one state file's worth of requests; and at
-start and shutdown too while it is at most ``_REWRITE_LIMIT`` (16 MiB), so that a small state
-file alone holds everything after a clean stop, while a large one costs no O(state) rewrite to
-stop or start (the fsynced journal stays beside it and the next start continues it).
+whenever the journal grows larger than the state file or than ``_JOURNAL_LIMIT``, so the amortised
+cost per write stays constant and a restart replays a bounded journal; and at start and shutdown
+too while it is at most ``_REWRITE_LIMIT`` (16 MiB), so that a small state file alone holds
+everything after a clean stop, while a large one costs no O(state) rewrite to stop or start (the
+fsynced journal stays beside it and the next start continues it). A compaction holds the lock
+only to take a snapshot (``StateFile`` says how it runs, and why a stop at any step is safe).
 
 Files (all 0600): ``FILE`` is an ordinary ``sim.dump`` state file; ``FILE.journal`` holds one
-record per line, each ``<crc32 of the JSON, 8 hex digits> <JSON>`` (version 2; version-1
-journals, plain JSON lines without checksums, are still read). The first record names the state
-file it continues (``{"format": "orbsim-journal", "version": 2, "base": <sha256 of FILE's
-bytes>}``); every other one is a request that may have changed the state, with the simulator
-time it ran at, except a final ``{"sealed": <sha256>}`` that a compaction appends before it
-replaces ``FILE``: "everything above is in the state file with this digest". ``FILE.lock`` holds
-the pid of the server that owns the files, locked with ``flock``: a second server on the same
-``FILE`` refuses to start, naming the file and that pid (the lock dies with its process, so a
-killed server never leaves a stale one).
+record per line, each ``<crc32 of the JSON, 8 hex digits> <JSON>`` (version 3; version-2
+journals, and version-1 ones, plain JSON lines without checksums, are still read). The first
+record names the state file it continues (``{"format": "orbsim-journal", "version": 3, "base":
+<sha256 of FILE's bytes>}``); every other one is a request that may have changed the state, with
+the simulator time it ran at, except the marks of compactions, ``{"compacted": <sha256>,
+"through": <byte offset>}``, appended before the state file with that digest replaces ``FILE``:
+"the records before this offset are in it". (Version 2 had a final ``{"sealed": <sha256>}``
+instead.) ``FILE.lock`` holds the pid of the server that owns the files, locked with ``flock``:
+a second server on the same ``FILE`` refuses to start, naming the file and that pid (the lock
+dies with its process, so a killed server never leaves a stale one).
 
 At start the state file is loaded and the journal replayed when its ``base`` is the state file's
-digest. A journal sealed for the state file's digest was folded into it by a compaction that
-stopped before replacing the journal: it is skipped. Any other journal does not belong to the
+digest (marks skipped), or from the offset of a mark naming the state file's digest (the
+compaction that wrote it stopped before replacing the journal; ``begin`` replaces it). A version-2
+journal sealed for the state file's digest is skipped. Any other journal does not belong to the
 state file (the file was edited, re-indented or replaced): the start stops with a message saying
 what was found and how to recover, and nothing is lost. So does a record whose checksum does not
 match. Only a last record without its newline is dropped, with a notice: the server stopped in
@@ -41,19 +44,20 @@ status of the answer it swallowed, so such writes are journalled too) and for ev
 changed nothing (a refused request never changes state) and are not written. An injected fault
 that stopped the request before it ran (a dropped connection, or a status fault, marked
 ``Transient-Error``) changed nothing either. Any other answer of 500 or above may hide a change
-committed before something failed, so it triggers a compaction instead: the state file then holds
-whatever the request did.
+committed before something failed, so it triggers a compaction instead, finished (off the lock)
+before that answer is sent: the state file then holds whatever the request did.
 
 Determinism of the replay: while a journalled request runs, the clock is pinned, on that thread
 only, to one reading taken under the lock; the journal records that reading and the replay pins
 the clock to it again. Ids come from the simulator's seeded generator, whose state is in the state
 file, so replaying the same requests in the same order at the same times rebuilds the same state,
-ids included. Admin requests that change state (``POST /_orbsim/clock/advance``) are journalled
-without a time; ``POST /_orbsim/reset`` compacts (the state is empty then anyway).
+ids included. Admin requests that change state (``POST /_orbsim/clock/advance``,
+``POST /_orbsim/reset``) are journalled without a time.
 
 Durability: an append is a ``write(2)`` of one whole line to a file opened with ``O_APPEND``. Once
 it returns the data is in the kernel, so it survives the process being killed (SIGKILL included)
-but not a crash of the machine; compactions (``sim.dump``) are atomic and fsynced.
+but not a crash of the machine; compactions write and fsync the new state file before renaming
+it, and fsync the mark that names it before that.
 """
 
 from __future__ import annotations
@@ -109,10 +113,11 @@ _NOISE = frozenset(
 credentials (a replay authenticates as the server itself, ``_replay_auth``)."""
 _COMPACT_AT_LEAST = 1 << 20
 """The journal is compacted once it is larger than the state file and than this many bytes."""
-_JOURNAL_LIMIT = 8 << 20
+_JOURNAL_LIMIT = 2 << 20
 """... and at the latest once it is larger than this, so a restart replays at most this much
-(about 20,000 single-event ingests, a second or two): compactions run off the lock, so they cost
-CPU, not waiting requests."""
+(about 5,500 single-event ingests, about 0.6 s of CPU; 8 MiB cost 2.4 s at a million events):
+compactions run off the lock, so they cost CPU (about 3 s at a million events), not waiting
+requests."""
 _JOURNALLED_ADMIN = frozenset({"/_orbsim/clock/advance", "/_orbsim/reset"})
 """Admin writes that change the state: journalled without a time, replayed as they ran."""
 _REWRITE_LIMIT = 16 << 20
