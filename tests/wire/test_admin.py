@@ -3,6 +3,7 @@ errors, and that admin traffic is never recorded, faulted or rate limited."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -206,6 +207,26 @@ def test_state_is_streamed_from_the_moment_it_was_asked_for(
     assert len(received) > 2  # the events came in pieces, not as one document
     assert json.loads(b"".join(received)) == expected
     assert len(sim.event_versions("e0")) == 2
+
+
+def test_state_streams_through_the_in_process_transports_too(sim: OrbSim) -> None:
+    sim.customers.create(**CUSTOMER)
+    expected = sim.state_document()
+    with (
+        httpx.Client(transport=sim.transport(), base_url="http://orbsim", headers=AUTH) as http,
+        http.stream("GET", "/_orbsim/state") as response,
+    ):
+        assert "content-length" not in response.headers
+        assert json.loads(response.read()) == expected
+
+    async def fetch() -> Any:
+        transport = sim.async_transport()
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://orbsim", headers=AUTH
+        ) as http:
+            return (await http.get("/_orbsim/state")).json()
+
+    assert asyncio.run(fetch()) == expected
 
 
 def test_reset_empties_the_account_and_keeps_settings_seed_and_clock(http: httpx.Client) -> None:

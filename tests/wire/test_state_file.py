@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -547,6 +548,34 @@ def test_a_version_1_journal_is_still_replayed(tmp_path: Path) -> None:
     assert sim.customers.list().data == []
 
 
+def _line(data: dict[str, Any]) -> bytes:
+    payload = json.dumps(data).encode()
+    return b"%08x %b\n" % (zlib.crc32(payload), payload)
+
+
+def test_a_version_2_journal_is_replayed_and_a_sealed_one_skipped(tmp_path: Path) -> None:
+    state = served(tmp_path, PinnableManualClock(START))
+    state.close()
+    base = hashlib.sha256(state.path.read_bytes()).hexdigest()
+    entry = {
+        "at": START.isoformat(),
+        "method": "POST",
+        "path": "/v1/customers",
+        "query": "",
+        "headers": {"content-type": "application/json"},
+        "status": 201,
+        "body": json.dumps(CUSTOMER),
+    }
+    header = {"format": "orbsim-journal", "version": 2, "base": base}
+    state.journal_path.write_bytes(_line(header) + _line(entry))
+    restarted = restart(state.path, PinnableManualClock(START))
+    assert [c.name for c in restarted.customers.list().data] == ["Acme"]
+
+    sealed = {"format": "orbsim-journal", "version": 2, "base": "0" * 64}  # folded into FILE
+    state.journal_path.write_bytes(_line(sealed) + _line(entry) + _line({"sealed": base}))
+    assert restart(state.path, PinnableManualClock(START)).customers.list().data == []
+
+
 def test_the_files_are_private_and_hold_no_credentials(tmp_path: Path) -> None:
     sim = OrbSim(
         settings=Settings(api_keys=frozenset({"s3cret-key"})), clock=PinnableManualClock(START)
@@ -597,6 +626,26 @@ def test_a_large_state_file_is_not_rewritten_at_start_or_shutdown(
     again.close()
     restarted = restart(state.path, PinnableManualClock(START))
     assert sorted(c.name for c in restarted.customers.list().data) == ["A", "B"]
+
+
+def test_a_large_dump_starts_with_a_new_journal_and_no_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._REWRITE_LIMIT", 0)
+    path = tmp_path / "state.json"
+    OrbSim(clock=PinnableManualClock(START)).dump(path)
+    written = path.read_bytes()
+    sim = OrbSim.load(path)
+    sim.clock = PinnableManualClock(START)
+    state = StateFile(sim, path, dispatch)
+    assert state.replay() == 0
+    state.begin()
+    assert path.read_bytes() == written and state.compactions == 0
+    state.dispatch(sim, wire("POST", "/v1/customers", CUSTOMER))
+    state.close()
+    assert [c.name for c in restart(path, PinnableManualClock(START)).customers.list().data] == [
+        "Acme"
+    ]
 
 
 def test_the_journal_is_compacted_once_larger_than_the_state(

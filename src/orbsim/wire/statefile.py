@@ -572,7 +572,9 @@ class StateFile:
                     os.replace(temp, self.journal_path)
                     self._switch_journal(len(data), size)
                 self.journalled = len(found.entries)
-            if size <= _REWRITE_LIMIT or self._fd < 0:
+            if size > _REWRITE_LIMIT and self._fd < 0:
+                self._new_journal()  # a large state file without a journal (a dump): no rewrite
+            if size <= _REWRITE_LIMIT:
                 self.compact()
 
     def compact_later(self) -> bool:
