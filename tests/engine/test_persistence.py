@@ -837,6 +837,17 @@ def test_a_version_2_file_loads_into_the_state_it_was_written_from(tmp_path: Pat
     assert fingerprint(OrbSim.load(tmp_path / "v3.json")) == fingerprint(expected)
 
 
+def test_state_files_write_utc_times_as_the_api_does(world: World, tmp_path: Path) -> None:
+    sim = world.sim
+    endpoint = sim.webhook_endpoints.create(url="http://127.0.0.1:9/hook")
+    sim.dump(tmp_path / "state.json")
+    text = (tmp_path / "state.json").read_text()
+    assert "+00:00" not in text and '"2024-03-01T02:30:00Z"' in text
+    loaded = OrbSim.load(tmp_path / "state.json")
+    assert loaded.webhook_endpoints.retrieve(endpoint.id).created_at == endpoint.created_at
+    assert fingerprint(loaded) == fingerprint(sim)
+
+
 def test_a_version_2_file_with_a_broken_event_names_it(tmp_path: Path) -> None:
     data = json.loads(V2_FILE.read_text())
     data["state"]["events"][3]["versions"][0]["kind"] = "amended"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from orbsim.engine.timeparse import format_timestamp
 from orbsim.engine.webhooks.endpoint_rules import WebhookEndpointRecord
 from orbsim.engine.webhooks.events import Resource, Target, WebhookEvent, event_id
 from orbsim.engine.webhooks.kinds import EVENT_KINDS, PAYLOAD_STYLES
@@ -60,7 +61,7 @@ class WebhookState:
             "endpoints": [
                 {
                     **record.fields(),
-                    "created_at": record.created_at.isoformat(),
+                    "created_at": _time(record.created_at),
                     "secret": record.secret,
                     "seq": record.seq,
                 }
@@ -69,7 +70,7 @@ class WebhookState:
             "emitted": self.emitted,
             "salt": self.salt,
             "timers": [
-                [at.isoformat(), order, event_type, resource_id]
+                [_time(at), order, event_type, resource_id]
                 for at, order, event_type, resource_id in sorted(self.timers)
             ],
             "scheduled": self.scheduled,
@@ -167,3 +168,8 @@ class WebhookState:
         self.pending = []
         events.sort(key=lambda e: (e.occurred_at, e.seq))
         return events
+
+
+def _time(value: datetime) -> str:
+    """As state files write times: a UTC one as the API does (``Z``), another with its offset."""
+    return format_timestamp(value) if value.tzinfo is UTC else value.isoformat()
