@@ -318,7 +318,9 @@ def volume(sim: OrbSim) -> list[tuple[datetime, int]]:
     return [(v.timeframe_start, v.count) for v in page.data]
 
 
-def test_volume_follows_the_view(world: World) -> None:
+def test_volume_shows_a_backfills_events_once_it_is_in_effect(world: World) -> None:
+    """Volume counts events ingested, so a replacing backfill adds its events (once reflected)
+    and hides none: the replaced originals were ingested too. Reverting takes its events out."""
     backfill = world.backfill(deprecation_filter="region = 'eu'")
     world.ingest(
         backfill,
@@ -340,10 +342,12 @@ def test_volume_follows_the_view(world: World) -> None:
         (feb(20, 10), 1),
     ]
     assert volume(world.sim) == [
-        (feb(2, 10), 2),
+        (feb(2, 10), 3),
+        (feb(2, 11), 1),
         (feb(2, 15), 1),
         (feb(3, 10), 1),
         (feb(4, 10), 1),
+        (feb(5, 10), 1),
         (feb(6, 10), 1),
         (feb(20, 10), 1),
     ]
@@ -351,9 +355,33 @@ def test_volume_follows_the_view(world: World) -> None:
     assert volume(world.sim) == before
 
 
-def test_volume_counts_whole_hours_against_backfills_touching_the_widened_edges() -> None:
-    """A window starting mid-hour still counts that whole hour, so a backfill ending inside the
-    hour (before the window starts) hides events there as well."""
+def test_volume_follows_the_backfill_status_not_the_close() -> None:
+    """Closed but not yet reflected: its events do not show (Orb: "changes from a backfill are
+    not reflected until the backfill is closed", and reflection is asynchronous); reverting
+    (``pending_revert``) they still show; ``reverted``: gone."""
+    world = build_world(DELAY)
+    backfill = world.backfill(replace_existing_events=False)
+    world.ingest(backfill, event("extra", feb(2, 15), world.acme))
+    in_hour = [(feb(2, 15), 1)]
+
+    def at_15() -> list[tuple[datetime, int]]:
+        page = world.sim.events.volume.list(timeframe_start=feb(2, 15), timeframe_end=feb(2, 16))
+        return [(v.timeframe_start, v.count) for v in page.data]
+
+    assert at_15() == []  # open
+    world.close(backfill)
+    assert at_15() == []  # closed, reflecting
+    world.clock.advance(DELAY)
+    assert at_15() == in_hour  # reflected
+    world.revert(backfill)
+    assert at_15() == in_hour  # pending_revert
+    world.clock.advance(DELAY)
+    assert at_15() == []  # reverted
+
+
+def test_volume_counts_whole_hours_and_replaced_events_still_count() -> None:
+    """A window starting mid-hour counts that whole hour; an event a reflected backfill
+    replaced leaves the billable view but stays in the volume (it was ingested)."""
     clock = ManualClock(datetime(2024, 2, 8, 1, tzinfo=UTC))
     sim = OrbSim(clock=clock, settings=_settings(timedelta(0)))
     customer = sim.customers.create(name="a", email="a@acme.com").id
@@ -369,7 +397,7 @@ def test_volume_counts_whole_hours_against_backfills_touching_the_widened_edges(
     )
 
     assert sim.billable_events() == []
-    assert window.data == []
+    assert [(v.timeframe_start, v.count) for v in window.data] == [(feb(8, 0), 1)]
 
 
 # --- composing backfills ------------------------------------------------------------------------

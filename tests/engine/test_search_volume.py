@@ -371,10 +371,13 @@ def test_volume_limit_defaults_to_twenty(sim: OrbSim, clock: ManualClock, acme: 
     assert rest.data[0].timeframe_start == first.data[-1].timeframe_end
 
 
-def test_volume_leaves_out_deprecated_events_and_counts_amended_ones_once(
+def test_volume_counts_ingested_events_deprecated_and_amended_alike(
     spread: OrbSim, acme: Customer
 ) -> None:
-    spread.events.deprecate("01a")  # hour 01 becomes empty
+    """Orb's volume page: "the number of events ingested". A deprecation or an amendment is not
+    an ingestion and does not undo one: each key stays one event in its timestamp's hour."""
+    before = hours(spread, timeframe_start="2024-05-20T00:00:00Z")
+    spread.events.deprecate("01a")
     spread.events.deprecate("03a")
     spread.events.update(
         "03b",
@@ -383,14 +386,48 @@ def test_volume_leaves_out_deprecated_events_and_counts_amended_ones_once(
         properties={},
         customer_id=acme.id,
     )
+    spread.events.update(
+        "03b",
+        event_name="renamed again",
+        timestamp="2024-05-20T03:45:00Z",
+        properties={},
+        customer_id=acme.id,
+    )
 
-    assert hours(spread, timeframe_start="2024-05-20T00:00:00Z") == [
-        ("20 00:00", 2),
-        ("20 03:00", 2),
-        ("20 04:00", 1),
-        ("20 11:00", 1),
-        ("20 12:00", 1),
-    ]
+    assert (
+        hours(spread, timeframe_start="2024-05-20T00:00:00Z")
+        == before
+        == [
+            ("20 00:00", 2),
+            ("20 01:00", 1),
+            ("20 03:00", 3),
+            ("20 04:00", 1),
+            ("20 11:00", 1),
+            ("20 12:00", 1),
+        ]
+    )
+    assert len(spread.billable_events()) == 7  # billing leaves the two deprecated ones out
+
+
+def test_volume_leaves_out_duplicates_and_refused_batches(sim: OrbSim, acme: Customer) -> None:
+    """A key already ingested is skipped (the ingest ``debug`` object calls it ``duplicate``,
+    not ``ingested``), and a refused batch ingests nothing."""
+    ingest(sim, ("a", "2024-05-20T10:00:00Z"))
+    ingest(sim, ("a", "2024-05-20T10:30:00Z"), ("b", "2024-05-20T10:40:00Z"))  # a: duplicate
+    with pytest.raises(RequestValidationError):
+        ingest(sim, ("c", "2024-05-20T10:50:00Z"), ("d", "2024-05-01T00:00:00Z"))  # d: too old
+
+    assert hours(sim, timeframe_start="2024-05-20T10:00:00Z") == [("20 10:00", 2)]
+
+
+def test_volume_keeps_the_events_of_a_deleted_customer(sim: OrbSim) -> None:
+    """Ingested is ingested: deleting the customer (or freeing its alias) removes no event."""
+    customer = sim.customers.create(name="Gone", email="g@example.com", external_customer_id="g")
+    ingest(sim, ("a", "2024-05-20T10:00:00Z"), customer_id=customer.id)
+    ingest(sim, ("b", "2024-05-20T10:10:00Z"), external_customer_id="g")
+    sim.customers.delete(customer.id)
+
+    assert hours(sim, timeframe_start="2024-05-20T10:00:00Z") == [("20 10:00", 2)]
 
 
 def test_volume_counts_every_customer_and_unattributed_aliases(sim: OrbSim, acme: Customer) -> None:

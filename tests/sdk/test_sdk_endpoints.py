@@ -171,7 +171,7 @@ def test_ingest_search_amend_deprecate_volume(client: Any, subscribed: Any, sim:
     ]
 
     volume = client.events.volume.list(timeframe_start=START - timedelta(days=1))
-    assert [(v.timeframe_start, v.count) for v in volume.data] == [(early, 1)]
+    assert [(v.timeframe_start, v.count) for v in volume.data] == [(early, 2)]  # both ingested
 
 
 def test_backfill_lifecycle(client: Any, subscribed: Any, sim: OrbSim) -> None:

@@ -238,11 +238,32 @@ def test_backfills_replace_and_add_as_a_view() -> None:
     assert ("eu", True, "api_call") in ref.expected_search()  # the hidden original
     assert ingest(ref, [event("x", old)], "bf_1") is ConstraintViolation  # closed
     hour = old.replace(minute=0, second=0, microsecond=0)
-    assert ref.expected_volume() == {hour: 2}
+    assert ref.expected_volume() == {hour: 3}  # events ingested: the replaced original too
     ref.apply_revert("bf_1")
+    assert ref.expected_volume() == {hour: 3}  # pending_revert: still in effect
     clock.advance(SETTINGS.reflection_delay)
     ref.settle()
     assert [(e.key, e.backfill) for e in ref.expected_billable()] == [("eu", None), ("us", None)]
+    assert ref.expected_volume() == {hour: 2}  # reverted: its event is gone
+
+
+def test_volume_counts_events_ingested_not_billable_ones() -> None:
+    clock = ManualClock(NOW)
+    ref = with_customer(clock)
+    old = NOW - timedelta(hours=2)
+    hour = old.replace(minute=0, second=0, microsecond=0)
+    ingest(ref, [event("a", old), event("b", old), event("c", old, external_customer_id="x")])
+    assert ingest(ref, [event("a", old, properties={"again": True})]) is None  # a duplicate
+    ref.apply_deprecate("a")
+    ref.apply_amend("b", "renamed", {"n": 1})
+
+    assert keys(ref.expected_billable()) == ["b", "c"]
+    assert ref.expected_volume() == {hour: 3}  # deprecated, amended and unclaimed alike
+    opened = ref.add_backfill(
+        "bf_1", {"timeframe_start": NOW - timedelta(days=1), "timeframe_end": NOW}
+    )
+    ingest(ref, [event("d", old)], opened.id)
+    assert ref.expected_volume() == {hour: 3}  # an open backfill's events do not show yet
 
 
 def test_a_later_correction_hides_an_earlier_one() -> None:

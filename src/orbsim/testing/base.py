@@ -365,7 +365,7 @@ class BaseOrbMachine(RuleBasedStateMachine):
 
     @invariant()
     def volume_and_search_match_reference(self) -> None:
-        """The hourly volume and event search agree with the reference's billable view."""
+        """The hourly volume (events ingested) and event search agree with the reference."""
         self._settle()
         everything = self.reference.everything()
         if not everything:

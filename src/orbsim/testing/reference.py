@@ -163,9 +163,18 @@ class ReferenceModel:
         return sorted(found, key=lambda e: (e.timestamp, e.key))
 
     def expected_volume(self) -> dict[datetime, int]:
-        """Billable events per UTC hour (non-empty hours only)."""
+        """Events ingested per UTC hour of their timestamp (non-empty hours only).
+
+        Orb's volume counts "events ingested", not billable ones: every live key once (an
+        amendment or a deprecation is not another ingestion, nor does it undo one), whoever its
+        alias belongs to, and a backfill's events while its effects show (reflected or reverting).
+        """
+        counted = list(self.live.values())
+        for backfill in self.backfills:
+            if backfill.status in EFFECTIVE:
+                counted.extend(backfill.events.values())
         hours: dict[datetime, int] = {}
-        for event in self.expected_billable():
+        for event in counted:
             hour = event.timestamp.replace(minute=0, second=0, microsecond=0)
             hours[hour] = hours.get(hour, 0) + 1
         return hours
