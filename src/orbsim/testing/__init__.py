@@ -57,7 +57,10 @@ comparing what your code reports with ``self.expected_billable()``::
     TestReport = ReportMachine.TestCase
 
 Class attributes ``start``, ``sim_settings``, ``aliases``, ``event_keys`` and ``filters`` tune the
-histories; override ``make_sim`` to build the simulator differently.
+histories; override ``make_sim`` to build the simulator differently. Each run draws a backfill
+reflection progression from ``reflection_progressions`` (``"observations"``, ``"time"``,
+``"immediate"``; one to pin it, ``None`` for ``sim_settings`` as given); backfills are polled and
+listed as a user would, and the reference predicts what each read answers.
 
 The package's parts:
 

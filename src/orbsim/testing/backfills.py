@@ -1,8 +1,10 @@
 """The rule group for backfills; join it by subclassing ``BackfillRules``.
 
 Backfills are created (from ``strategies.backfill_payloads``, sometimes correcting an earlier
-correction), filled, closed, reverted and left to reflect; the reference's own status machine
-predicts every outcome, and an invariant compares each backfill's status and counters.
+correction), filled, closed, reverted, polled (``fetch``) and listed, and left to reflect under
+the run's reflection progression (``BaseOrbMachine.reflection_progressions``); the reference's
+own status machine predicts every outcome, each read's answer included, and an invariant compares
+each backfill's status and counters (reading them without counting as a read).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from orbsim import strategies as ost
+from orbsim.models import Backfill
 from orbsim.testing.base import BaseOrbMachine
 from orbsim.testing.records import RefBackfill
 
 __all__ = ["BackfillRules"]
+
+STATUSES = ("pending", "reflected", "pending_revert", "reverted")
 
 
 class BackfillRules(BaseOrbMachine):
@@ -54,6 +59,66 @@ class BackfillRules(BaseOrbMachine):
         self._run("revert backfill", None, lambda: self.sim.events.backfills.revert(backfill_id))
         self.reference.apply_revert(backfill_id)
         return True
+
+    def poll_backfill(self, backfill_id: str) -> Backfill | None:
+        """``fetch`` a backfill, as a polling user does: a read, which moves a closed or
+        reverting backfill on under the ``"observations"`` progression; the answer must show
+        the status the reference predicts after that read."""
+        self._settle()
+        model = self._run(
+            "fetch backfill", None, lambda: self.sim.events.backfills.fetch(backfill_id)
+        )
+        ref = self.reference.backfill(backfill_id)
+        assert ref is not None and model is not None
+        self.reference.observe([ref])
+        assert model.status == ref.status, (
+            f"fetch of backfill {backfill_id} ({self.settings.reflection_progression} "
+            f"progression, read {ref.observed}): status {model.status}, expected {ref.status}"
+        )
+        return model
+
+    def list_backfills(
+        self, limit: int, status: str | None = None, customer_id: str | None = None
+    ) -> list[Backfill]:
+        """One ``list`` page: the reference predicts which backfills it holds (newest first) and,
+        since the page is a read of each, the status each shows."""
+        self._settle()
+        expected = self.reference.expected_list(limit, status, customer_id)
+        page = self._run(
+            "list backfills",
+            None,
+            lambda: self.sim.events.backfills.list(
+                limit=limit, status=status, customer_id=customer_id
+            ),
+        )
+        assert page is not None
+        self.reference.observe(expected)
+        got = [(b.id, b.status) for b in page.data]
+        want = [(b.id, b.status) for b in expected]
+        assert got == want, (
+            f"backfills.list(limit={limit}, status={status}, customer_id={customer_id}) "
+            f"({self.settings.reflection_progression} progression): {got}, expected {want}"
+        )
+        return page.data
+
+    def await_reflection(self, backfill_id: str) -> None:
+        """What a user does after ``close`` (or ``revert``): wait until the backfill is no longer
+        reflecting: the clock moves the reflection delay (``"time"``), or the backfill is
+        polled (``"observations"``, at most ``reflection_observations`` reads)."""
+        ref = self.reference.backfill(backfill_id)
+        assert ref is not None
+        progression = self.settings.reflection_progression
+        if progression == "time":
+            self.advance(self.settings.reflection_delay)
+        elif progression == "observations":
+            for _ in range(self.settings.reflection_observations):
+                if not ref.reflecting():
+                    break
+                self.poll_backfill(backfill_id)
+        self._settle()
+        assert not ref.reflecting(), (
+            f"backfill {backfill_id} is still {ref.status} after waiting ({progression})"
+        )
 
     # -- drawing payloads -----------------------------------------------------------------------
 
@@ -119,7 +184,7 @@ class BackfillRules(BaseOrbMachine):
             self._batch(data, self._times_in(backfill), self._refs_in(backfill)), backfill.id
         )
         self.close_backfill(backfill.id)
-        self.advance(self.sim_settings.reflection_delay)
+        self.await_reflection(backfill.id)
 
     @rule(data=st.data())
     def add_backfill(self, data: st.DataObject) -> None:
@@ -142,14 +207,39 @@ class BackfillRules(BaseOrbMachine):
     @precondition(lambda self: self.backfills)
     @rule(data=st.data())
     def close_a_backfill(self, data: st.DataObject) -> None:
-        self.close_backfill(data.draw(st.sampled_from(self.backfills), label="backfill").id)
-        if data.draw(st.booleans(), label="wait for reflection"):
-            self.advance(self.sim_settings.reflection_delay)
+        backfill = data.draw(st.sampled_from(self.backfills), label="backfill")
+        if self.close_backfill(backfill.id) and data.draw(st.booleans(), label="wait"):
+            self.await_reflection(backfill.id)
 
     @precondition(lambda self: self.backfills)
     @rule(data=st.data())
     def revert_a_backfill(self, data: st.DataObject) -> None:
-        self.revert_backfill(data.draw(st.sampled_from(self.backfills), label="backfill").id)
+        backfill = data.draw(st.sampled_from(self.backfills), label="backfill")
+        self.revert_backfill(backfill.id)
+        if data.draw(st.booleans(), label="wait"):
+            self.await_reflection(backfill.id)
+
+    @precondition(lambda self: self.backfills)
+    @rule(data=st.data())
+    def poll_a_backfill(self, data: st.DataObject) -> None:
+        """Mostly a backfill that is reflecting, so every read count is exercised."""
+        reflecting = [b for b in self.backfills if b.reflecting()]
+        mostly = bool(reflecting) and data.draw(st.integers(0, 3), label="reflecting one") > 0
+        pool = reflecting if mostly else self.backfills
+        self.poll_backfill(data.draw(st.sampled_from(pool), label="backfill").id)
+
+    @precondition(lambda self: self.backfills)
+    @rule(data=st.data())
+    def list_some_backfills(self, data: st.DataObject) -> None:
+        scopes = sorted({b.scope for b in self.backfills if b.scope is not None})
+        status = data.draw(
+            st.one_of(st.none(), st.sampled_from(list(STATUSES))), label="status filter"
+        )
+        customer = data.draw(
+            st.one_of(st.none(), *([st.sampled_from(scopes)] if scopes else [])),
+            label="customer filter",
+        )
+        self.list_backfills(data.draw(st.integers(1, 3), label="limit"), status, customer)
 
     # -- invariants ---------------------------------------------------------------------------
 
@@ -157,7 +247,7 @@ class BackfillRules(BaseOrbMachine):
     def backfills_follow_the_reference(self) -> None:
         self._settle()
         for ref in self.backfills:
-            model = self.sim.events.backfills.fetch(ref.id)
+            model = self.peek_backfill(ref.id)  # not a read: the check must not move it on
             got = (model.status, model.events_ingested, model.close_time, model.reverted_at)
             want = (ref.status, ref.events_ingested, ref.close_time, ref.reverted_at)
             assert got == want, (

@@ -18,6 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from orbsim import ManualClock, OrbError, OrbSim, Settings
 from orbsim import strategies as ost
+from orbsim.models import Backfill
+from orbsim.settings import ReflectionProgression
 from orbsim.testing.records import (
     DOCUMENTED_REFUSALS,
     Predicate,
@@ -54,7 +56,16 @@ class BaseOrbMachine(RuleBasedStateMachine):
         quota_window=timedelta(days=3),
         reflection_delay=timedelta(hours=1),
     )
-    """Small quotas and a reflection delay, so refusals and pending states are reachable."""
+    """Small quotas and a reflection delay, so refusals and pending states are reachable (the
+    delay is the one the ``"time"`` progression uses)."""
+    reflection_progressions: ClassVar[Sequence[ReflectionProgression] | None] = (
+        "observations",
+        "time",
+        "immediate",
+    )
+    """The backfill reflection progressions a run draws from (``Settings.reflection_progression``;
+    with ``"observations"``, 1 to 3 reads): set one to pin it, or ``None`` to run
+    ``sim_settings`` exactly as given."""
     aliases: ClassVar[Sequence[str]] = ("acme", "globex", "initech")
     """Aliases customers may take; events may also use one that no customer holds (yet)."""
     event_keys: ClassVar[Sequence[str]] = tuple(f"evt-{i}" for i in range(16))
@@ -80,6 +91,38 @@ class BaseOrbMachine(RuleBasedStateMachine):
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of this run: ``sim_settings`` with the drawn reflection progression."""
+        return self.reference.settings
+
+    def use_settings(self, settings: Settings) -> None:
+        """Run the simulator and the reference under ``settings`` from now on."""
+        self.sim.settings = settings
+        self.reference.settings = settings
+
+    def progression_settings(
+        self, progression: ReflectionProgression, observations: int = 1
+    ) -> Settings:
+        """``sim_settings`` with ``progression`` (and, for ``"observations"``, the reads it takes;
+        for ``"time"``, ``sim_settings``' delay, or 1 hour if it has none)."""
+        merged = self.sim_settings.model_dump()
+        merged["reflection_progression"] = progression
+        merged["reflection_delay"] = (
+            (self.sim_settings.reflection_delay or timedelta(hours=1))
+            if progression == "time"
+            else timedelta(0)
+        )
+        if progression == "observations":
+            merged["reflection_observations"] = observations
+        return Settings.model_validate(merged)
+
+    def peek_backfill(self, backfill_id: str) -> Backfill:
+        """A backfill as it stands, without reading it through the API: ``fetch`` and ``list``
+        are observations that move a reflecting backfill on, the machine's checks must not be."""
+        with self.sim.transaction():
+            return self.sim.engine.state.backfills[backfill_id].to_model()
 
     # -- the reference's state, as subclasses read it --------------------------------------------
 
@@ -113,9 +156,7 @@ class BaseOrbMachine(RuleBasedStateMachine):
             for e in self.sim.billable_events()
         )
         versions = tuple(len(self.sim.event_versions(key)) for key in sorted(self.live))
-        statuses = tuple(
-            self.sim.events.backfills.fetch(b.id).model_dump_json() for b in self.backfills
-        )
+        statuses = tuple(self.peek_backfill(b.id).model_dump_json() for b in self.backfills)
         return view, versions, statuses
 
     def _run(self, what: str, expected: type[OrbError] | None, call: Callable[[], T]) -> T | None:
@@ -264,6 +305,19 @@ class BaseOrbMachine(RuleBasedStateMachine):
         return data.draw(st.sampled_from(pool), label="key")
 
     # -- rules --------------------------------------------------------------------------------
+
+    @initialize(data=st.data())
+    def choose_reflection_progression(self, data: st.DataObject) -> None:
+        """Each run draws one of ``reflection_progressions`` (see there)."""
+        if not self.reflection_progressions:
+            return
+        progression = data.draw(
+            st.sampled_from(list(self.reflection_progressions)), label="reflection progression"
+        )
+        reads = 1
+        if progression == "observations":
+            reads = data.draw(st.integers(1, 3), label="reads until reflected")
+        self.use_settings(self.progression_settings(progression, reads))
 
     @initialize()
     def first_customer(self) -> None:

@@ -47,6 +47,8 @@ DOCUMENTED_REFUSALS: dict[str, tuple[type[OrbError], ...]] = {
     "create backfill": (RequestValidationError, ResourceNotFound, ResourceConflict),
     "close backfill": (ConstraintViolation, ResourceNotFound),
     "revert backfill": (ResourceNotFound,),
+    "fetch backfill": (ResourceNotFound,),
+    "list backfills": (RequestValidationError,),
     "delete customer": (ConstraintViolation, ResourceNotFound),
 }
 """The errors design.md documents for each operation; anything else fails the machine."""
@@ -87,18 +89,30 @@ class RefBackfill:
     revert_requested_at: datetime | None = None
     reverted_at: datetime | None = None
     reflect_order: int = -1
+    observed: int = 0
+    """Reads (fetch, or a list page holding it) since its reflection or revert started."""
     events: dict[str, RefEvent] = field(default_factory=dict)
     events_ingested: int = 0
 
     def accepting(self) -> bool:
         return self.status == "pending" and self.closed_at is None
 
-    def due(self, delay: timedelta) -> datetime | None:
+    def reflecting(self) -> bool:
+        """Closed and not yet reflected, or reverting: waiting for the progression."""
+        return (self.status == "pending" and self.closed_at is not None) or (
+            self.status == "pending_revert"
+        )
+
+    def due(self, delay: timedelta | None) -> datetime | None:
+        """When the clock next moves this backfill on; ``delay`` None: only reads move a closed
+        or reverting backfill on (the ``"observations"`` progression), the clock only closes."""
         if self.status == "pending":
-            return self.close_time if self.closed_at is None else self.closed_at + delay
+            if self.closed_at is None:
+                return self.close_time
+            return None if delay is None else self.closed_at + delay
         if self.status == "pending_revert":
             assert self.revert_requested_at is not None
-            return self.revert_requested_at + delay
+            return None if delay is None else self.revert_requested_at + delay
         return None
 
 

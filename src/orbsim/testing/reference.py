@@ -17,7 +17,7 @@ compares the simulator with after every step; it can be driven directly in plain
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orbsim.errors import (
@@ -106,10 +106,20 @@ class ReferenceModel:
 
     # -- time -----------------------------------------------------------------------------------
 
+    def clock_delay(self) -> timedelta | None:
+        """How long after a close (or revert) the clock completes it: the reflection delay
+        (``"time"``), zero (``"immediate"``), or None: reads complete it (``"observations"``)."""
+        progression = self.settings.reflection_progression
+        if progression == "immediate":
+            return timedelta(0)
+        if progression == "time":
+            return self.settings.reflection_delay
+        return None
+
     def settle(self) -> None:
         """Apply the backfill transitions due by now, in time order (creation order on ties)."""
         now = self.now()
-        delay = self.settings.reflection_delay
+        delay = self.clock_delay()
         while True:
             due = [(b.due(delay), b.seq, b) for b in self.backfills]
             pending = [(at, seq, b) for at, seq, b in due if at is not None and at <= now]
@@ -118,10 +128,23 @@ class ReferenceModel:
             at, _, backfill = min(pending, key=lambda item: (item[0], item[1]))
             self.advance_backfill(backfill, at)
 
+    def observe(self, backfills: Sequence[RefBackfill]) -> None:
+        """A read of ``backfills`` (a fetch, or one list page): with the ``"observations"``
+        progression each closed or reverting one counts it, and moves on at the
+        ``reflection_observations``-th read since its close (revert)."""
+        if self.settings.reflection_progression != "observations":
+            return
+        for backfill in backfills:
+            if backfill.reflecting():
+                backfill.observed += 1
+                if backfill.observed >= self.settings.reflection_observations:
+                    self.advance_backfill(backfill, self.now())
+
     def advance_backfill(self, backfill: RefBackfill, at: datetime) -> None:
         """One step of ``backfill``'s status machine, happening at ``at``."""
         if backfill.status == "pending" and backfill.closed_at is None:
             backfill.closed_at = backfill.close_time = at
+            backfill.observed = 0
         elif backfill.status == "pending":
             backfill.status = "reflected"
             self.reflections += 1
@@ -448,4 +471,17 @@ class ReferenceModel:
         elif backfill.status == "reflected":
             backfill.status = "pending_revert"
             backfill.revert_requested_at = now
+            backfill.observed = 0
             self.settle()
+
+    def expected_list(
+        self, limit: int, status: str | None = None, customer_id: str | None = None
+    ) -> list[RefBackfill]:
+        """The first page of ``backfills.list``: newest first (creation order, as the clock
+        never goes back), only ``customer_id``'s (account-wide ones are not) and ``status``'s."""
+        return [
+            b
+            for b in reversed(self.backfills)
+            if (customer_id is None or b.scope == customer_id)
+            and (status is None or b.status == status)
+        ][:limit]
