@@ -100,7 +100,8 @@ def test_create_with_every_field_parses_with_the_sdk(sim: OrbSim) -> None:
             "accounting_providers": [{"provider_type": "netsuite", "external_provider_id": "n1"}],
         },
         payment_configuration={"payment_providers": [{"provider_type": "stripe"}]},
-        tax_configuration={"tax_provider": "avalara", "tax_exempt": False},
+        tax_configuration=None,  # taxes are not simulated: a configuration is refused
+        hierarchy={"child_customer_ids": []},
     )
 
     data = sdk_parses(customer, orb.types.Customer)

@@ -119,11 +119,11 @@ def test_subscriptions_update_metadata_and_invoicing_fields(client: Any, custome
         auto_collection=False,
         auto_issuance=True,
         default_invoice_memo="thanks",
-        invoicing_threshold="1000.00",
+        invoicing_threshold=None,  # what orbsim does: no threshold (a value is refused)
     )
     assert updated.metadata == {"team": "b", "cost_center": "7"}
     assert (updated.net_terms, updated.auto_collection, updated.auto_issuance) == (30, False, True)
-    assert (updated.default_invoice_memo, updated.invoicing_threshold) == ("thanks", "1000.00")
+    assert (updated.default_invoice_memo, updated.invoicing_threshold) == ("thanks", None)
     assert client.subscriptions.fetch(created.id) == updated
     cleared = client.subscriptions.update(created.id, metadata=None, net_terms=None)
     assert cleared.metadata == {} and cleared.net_terms == 0

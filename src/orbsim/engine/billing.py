@@ -15,7 +15,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from orbsim.engine.edges import exactly_one, merge_metadata, parse_params
+from orbsim.engine.edges import (
+    Inert,
+    exactly_one,
+    is_empty,
+    is_null,
+    merge_metadata,
+    null_or,
+    parse_params,
+    refuse_unsimulated,
+)
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
 from orbsim.engine.reporting import reports_errors
@@ -42,7 +51,8 @@ if TYPE_CHECKING:
 
 MAX_SUBSCRIPTIONS_PER_CUSTOMER = 100
 _CADENCE_ORDER = ("monthly", "quarterly", "semi_annual", "annual")
-# Subscription settings orbsim does not simulate but echoes back on the subscription.
+# Subscription settings echoed on the subscription (auto_collection only as false,
+# invoicing_threshold only as null: other values are refused as not simulated).
 _PASSED_THROUGH = ("net_terms", "auto_collection", "default_invoice_memo", "invoicing_threshold")
 _EDITABLE = (*_PASSED_THROUGH, "auto_issuance")
 """What ``subscriptions.update`` may change besides metadata."""
@@ -104,6 +114,33 @@ _SUBSCRIPTION_UNSIMULATED = (
 )
 """Fields that would change what invoices charge (discounts, minimums, maximums, price changes,
 coupons, credits): orbsim does not simulate them, so a non-empty value is refused."""
+
+
+_MARKETPLACE = "billing through a cloud marketplace is not simulated"
+_SUBSCRIPTION_SETTINGS: dict[str, tuple[Inert, str]] = {
+    "auto_collection": (
+        null_or(False),
+        "orbsim charges no payment method: invoices are never collected automatically",
+    ),
+    "invoicing_threshold": (
+        is_null,
+        "threshold invoicing is not simulated: invoices are issued at the end of each period",
+    ),
+}
+"""Fields ``subscriptions.create`` and ``update`` share that orbsim does not simulate."""
+_SUBSCRIPTION_INERT: dict[str, tuple[Inert, str]] = {
+    **_SUBSCRIPTION_SETTINGS,
+    "plan_version_number": (null_or(1), "plans have one version, 1"),
+    "trial_duration_days": (null_or(0), "trials are not simulated"),
+    "initial_phase_order": (is_null, "plan phases are not simulated"),
+    "external_marketplace": (is_null, _MARKETPLACE),
+    "external_marketplace_reporting_id": (is_null, _MARKETPLACE),
+    "aws_region": (is_null, _MARKETPLACE),
+}
+_PLAN_INERT: dict[str, tuple[Inert, str]] = {
+    "plan_phases": (is_empty, "plan phases are not simulated"),
+    "status": (null_or("active"), "draft plans are not simulated: a plan is active at creation"),
+}
 
 
 def _refuse_unsimulated(given: Mapping[str, Any], names: tuple[str, ...], what: str) -> None:
@@ -181,6 +218,7 @@ class Plans:
         )
         params = parse_params(NewPlanParams, given, "plan")
         _refuse_unsimulated(given, _PLAN_UNSIMULATED, "plan")
+        refuse_unsimulated("plan", given, _PLAN_INERT)
         with self._engine.transaction() as now:
             state = self._engine.state
             external = params.external_plan_id
@@ -407,6 +445,7 @@ class Subscriptions:
         )
         params = parse_params(NewSubscriptionParams, given, "subscription")
         _refuse_unsimulated(given, _SUBSCRIPTION_UNSIMULATED, "subscription")
+        refuse_unsimulated("subscription", given, _SUBSCRIPTION_INERT)
         with self._engine.transaction() as now:
             customers = self._engine.customers
             which, value = exactly_one(
@@ -429,6 +468,14 @@ class Subscriptions:
                 raise ConstraintViolation(
                     f"customer {customer.id} already has {len(existing)} subscriptions "
                     f"(limit {MAX_SUBSCRIPTIONS_PER_CUSTOMER})"
+                )
+            asked = params.currency
+            if asked is not None and asked != plan.model.invoicing_currency:
+                raise RequestValidationError(
+                    f"subscription: currency {asked!r} is not simulated by orbsim (plan "
+                    f"{plan.model.id} is priced in {plan.model.invoicing_currency} only; plans "
+                    "priced in several currencies are not simulated); omit it or send null",
+                    validation_errors=[f"currency: {asked!r} is not simulated by orbsim"],
                 )
             currency = customer.model.currency
             if currency is not None and currency != plan.model.invoicing_currency:
@@ -467,7 +514,7 @@ class Subscriptions:
                 seq=self._engine.state.take_seq(),
                 extra={
                     key: getattr(params, key)
-                    for key in _PASSED_THROUGH
+                    for key in _EDITABLE
                     if getattr(params, key) is not None
                 },
                 usage_filter=usage_filter,
@@ -626,6 +673,7 @@ class Subscriptions:
         ``default_invoice_memo`` or ``invoicing_threshold`` (Orb's ``subscriptions.update``;
         metadata merges: a null value removes that key, a null map clears it)."""
         params = parse_params(EditSubscriptionParams, fields, "subscription update")
+        refuse_unsimulated("subscription update", fields, _SUBSCRIPTION_SETTINGS)
         with self._engine.transaction() as now:
             record = self._require(subscription_id)
             given = params.model_fields_set

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orbsim.engine.edges import Inert, is_empty, is_null, null_or, parse_params, refuse_unsimulated
 from orbsim.engine.edges import merge_metadata as _merge_metadata
-from orbsim.engine.edges import parse_params
 from orbsim.engine.pagination import paginate
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.timeparse import optional_timestamp
@@ -44,6 +44,17 @@ _COPIED = (
     "accounting_sync_configuration",
     "payment_configuration",
 )
+
+
+_UNSIMULATED: dict[str, tuple[Inert, str]] = {
+    "auto_collection": (
+        null_or(False),
+        "orbsim charges no payment method: invoices are never collected automatically",
+    ),
+    "tax_configuration": (is_null, "taxes are not calculated"),
+    "hierarchy": (is_empty, "parent and child customers are not billed together"),
+}
+"""Customer fields with behaviour in Orb that orbsim does not simulate (Behaviour notes)."""
 
 
 @dataclass(slots=True)
@@ -132,6 +143,7 @@ class Customers:
             if value is not None:
                 given[key] = value
         params = parse_params(NewCustomerParams, given, "customer")
+        refuse_unsimulated("customer", given, _UNSIMULATED)
         with self._engine.transaction() as now:
             state = self._engine.state
             tz = _check_timezone(params.timezone or state.settings.default_timezone)
@@ -211,11 +223,13 @@ class Customers:
     def update(self, customer_id: str, /, **fields: Any) -> Customer:
         """Change mutable fields (Orb's EditCustomer); ``timezone`` is immutable."""
         params = parse_params(EditCustomerParams, fields, "customer update")
+        refuse_unsimulated("customer update", fields, _UNSIMULATED)
         with self._engine.transaction() as now:
             return self._apply_update(self.require(customer_id), params, now)
 
     def update_by_external_id(self, external_customer_id: str, /, **fields: Any) -> Customer:
         params = parse_params(EditCustomerParams, fields, "customer update")
+        refuse_unsimulated("customer update", fields, _UNSIMULATED)
         with self._engine.transaction() as now:
             return self._apply_update(self.require_alias(external_customer_id), params, now)
 

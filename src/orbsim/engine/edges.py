@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -50,3 +50,45 @@ def merge_metadata(
         else:
             merged[key] = value
     return merged
+
+
+Inert = Callable[[Any], bool]
+"""Whether a value of an unsimulated field asks for nothing orbsim would have to simulate."""
+
+
+def is_null(value: Any) -> bool:
+    return value is None
+
+
+def null_or(*accepted: Any) -> Inert:
+    """Null, or one of ``accepted`` (compared with their type: ``0`` is not ``False``)."""
+    return lambda value: (
+        value is None or any(type(value) is type(ok) and value == ok for ok in accepted)
+    )
+
+
+def is_empty(value: Any) -> bool:
+    """Null, or a list or object holding nothing but empty values."""
+    if value is None or value == [] or value == {}:
+        return True
+    if isinstance(value, Mapping):
+        return all(is_empty(item) for item in value.values())
+    return False
+
+
+def refuse_unsimulated(
+    what: str, given: Mapping[str, Any], rules: Mapping[str, tuple[Inert, str]]
+) -> None:
+    """Refuse, with a 400 naming each field and value, what orbsim does not simulate: a field of
+    ``rules`` given with a value its predicate does not call inert (null and the value orbsim
+    behaves as are accepted, as the SDK sends them when the user sets nothing)."""
+    problems = [
+        f"{name}: {given[name]!r} is not simulated by orbsim ({why})"
+        for name, (inert, why) in rules.items()
+        if name in given and not inert(given[name])
+    ]
+    if problems:
+        raise RequestValidationError(
+            f"{what}: " + "; ".join(problems) + "; omit them or send null",
+            validation_errors=problems,
+        )

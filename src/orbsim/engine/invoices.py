@@ -503,11 +503,19 @@ class Invoices:
         if self._auto_issue(sub):
             self._issue(sub, record, at)
 
+    def _terms(self, sub: SubscriptionRecord, key: str) -> Any:
+        """The subscription's ``net_terms`` or ``default_invoice_memo``, else its plan's (the SDK:
+        "If not provided, this defaults to the value specified in the plan")."""
+        own = sub.extra.get(key)
+        if own is not None:
+            return own
+        return getattr(self._engine.state.plans[sub.plan_id].model, key, None)
+
     def _issue(self, sub: SubscriptionRecord, record: InvoiceRecord, at: datetime) -> None:
         record.frozen = self._rendered(sub, record)
-        net_terms = sub.extra.get("net_terms")
+        net_terms = self._terms(sub, "net_terms")
         record.due_date = record.invoice_date + timedelta(days=int(net_terms or 0))
-        memo = sub.extra.get("default_invoice_memo")
+        memo = self._terms(sub, "default_invoice_memo")
         record.memo = memo if isinstance(memo, str) else None
         record.status = "issued"
         record.issued_at = at
@@ -581,7 +589,9 @@ class Invoices:
         customer = state.customers[record.customer_id].model
         text = str(round_money(subtotal, record.currency))
         draft = record.status == "draft"
-        memo = record.memo if record.frozen is not None else sub.extra.get("default_invoice_memo")
+        memo = (
+            record.memo if record.frozen is not None else self._terms(sub, "default_invoice_memo")
+        )
         return {
             "id": record.id,
             "amount_due": text,
