@@ -98,6 +98,7 @@ def seeded_sim(settings: Settings | None = None) -> OrbSim:
         ],
     )
     sim.events.backfills.close(reflected.id)
+    sim.events.backfills.fetch(reflected.id)  # the read that reflects it (as a poll would)
     reverted = sim.events.backfills.create(
         timeframe_start="2024-05-02T00:00:00Z",
         timeframe_end="2024-05-04T00:00:00Z",

@@ -124,3 +124,27 @@ def test_a_backfill_closed_by_its_close_time_reflects_on_observation() -> None:
 def test_reverting_a_backfill_never_closed_is_immediate() -> None:
     _, client, backfill_id, _ = setup()
     assert client.events.backfills.revert(backfill_id).status == "reverted"
+
+
+def test_peeking_at_a_reflecting_backfill_is_not_a_read() -> None:
+    # Tools that watch the account (the dashboard, a state machine's checks) use peek: it shows
+    # the status without moving the backfill on; the next fetch is still the first read.
+    sim, client, backfill_id, customer_id = setup()
+    client.events.backfills.close(backfill_id)
+    assert sim.events.backfills.peek(backfill_id).status == "pending"
+    assert [b.status for b in sim.events.backfills.peek_all()] == ["pending"]
+    assert billed(sim, customer_id) == ["live"]
+    assert client.events.backfills.fetch(backfill_id).status == "reflected"
+    assert sim.events.backfills.peek(backfill_id).status == "reflected"
+
+
+def test_peek_all_lists_newest_first_like_list() -> None:
+    sim, client, first, customer_id = setup()
+    client.events.backfills.revert(first)
+    second = client.events.backfills.create(
+        timeframe_start=DAY, timeframe_end=NEXT_DAY, customer_id=customer_id
+    )
+    assert [b.id for b in sim.events.backfills.peek_all()] == [second.id, first]
+    assert [b.id for b in sim.events.backfills.peek_all()] == [
+        b.id for b in client.events.backfills.list().data
+    ]

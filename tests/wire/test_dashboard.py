@@ -59,9 +59,10 @@ def test_the_page_shows_customers_periods_backfills_events_and_requests() -> Non
     assert headers["content-type"] == "text/html; charset=utf-8"
     for customer in sim.customers.list().data:
         assert customer.name in page and customer.id in page
-    for backfill in sim.events.backfills.list().data:
+    shown = sim.events.backfills.peek_all()  # as the page saw them (a list would be a read)
+    for backfill in shown:
         assert f'class="backfill {backfill.status}" data-backfill="{backfill.id}"' in page
-    assert {b.status for b in sim.events.backfills.list().data} == {
+    assert {b.status for b in shown} == {
         "pending",
         "reflected",
         "reverted",
@@ -223,3 +224,21 @@ def test_the_docs_have_a_screenshot() -> None:
     image = (ROOT / "docs" / "assets" / "dashboard.png").read_bytes()
     assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 20_000
     assert "../assets/dashboard.png" in (ROOT / "docs" / "guides" / "dashboard.md").read_text()
+
+
+def test_looking_at_the_dashboard_does_not_move_a_reflecting_backfill_on() -> None:
+    # Under the default progression a fetch or list is a read that advances a closed backfill;
+    # the dashboard only looks, so the user's own poll is still the first read.
+    sim = OrbSim(clock=ManualClock("2024-05-15T00:00:00Z"))
+    customer = sim.customers.create(name="Acme", email="a@acme.test")
+    backfill = sim.events.backfills.create(
+        timeframe_start="2024-05-10T00:00:00Z",
+        timeframe_end="2024-05-11T00:00:00Z",
+        customer_id=customer.id,
+    )
+    sim.events.backfills.close(backfill.id)
+    for _ in range(3):
+        status, _headers, page = get(sim)
+        assert status == 200
+        assert f'class="backfill pending" data-backfill="{backfill.id}"' in page
+    assert sim.events.backfills.fetch(backfill.id).status == "reflected"

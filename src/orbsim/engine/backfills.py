@@ -327,6 +327,21 @@ class Backfills:
             self._observe([backfill], now)
             return backfill.to_model()
 
+    def peek(self, backfill_id: str) -> Backfill:
+        """The backfill as it stands, without it counting as a read: for tools that watch the
+        account (the dashboard, a state machine's checks) and must not move a backfill on
+        under ``reflection_progression="observations"``. Due clock work still settles."""
+        with self._engine.transaction():
+            return self.require(backfill_id).to_model()
+
+    def peek_all(self) -> list[Backfill]:
+        """Every backfill, newest first, without counting as a read (see ``peek``)."""
+        with self._engine.transaction():
+            records = sorted(
+                self._engine.state.backfills.values(), key=BackfillRecord.sort_key, reverse=True
+            )
+            return [b.to_model() for b in records]
+
     def list(
         self,
         *,

@@ -121,8 +121,7 @@ class BaseOrbMachine(RuleBasedStateMachine):
     def peek_backfill(self, backfill_id: str) -> Backfill:
         """A backfill as it stands, without reading it through the API: ``fetch`` and ``list``
         are observations that move a reflecting backfill on, the machine's checks must not be."""
-        with self.sim.transaction():
-            return self.sim.engine.state.backfills[backfill_id].to_model()
+        return self.sim.events.backfills.peek(backfill_id)
 
     # -- the reference's state, as subclasses read it --------------------------------------------
 

@@ -155,7 +155,8 @@ def _gather(sim: OrbSim) -> tuple[datetime, list[_CustomerView], list[Backfill]]
     with sim.lock:  # one consistent picture
         now = sim.now()
         customers = list(_every(lambda cursor: sim.customers.list(limit=100, cursor=cursor)))
-        backfills = list(_every(lambda cursor: sim.events.backfills.list(limit=100, cursor=cursor)))
+        # Looking is not a read: the dashboard must not move a reflecting backfill on.
+        backfills = sim.events.backfills.peek_all()
         views = []
         for customer in reversed(customers):  # oldest first, as people read a list
             subscriptions = list(_every(partial(_subscriptions_page, sim, customer.id)))
