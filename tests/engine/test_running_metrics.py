@@ -94,6 +94,30 @@ def test_running_value_equals_evaluating_every_prefix(
         assert got == expected and type(got) is type(expected), (sql, bound)
 
 
+SINGLE_ROW_SQL = [
+    "SELECT COUNT(*) FROM events WHERE event_name = 'a'",
+    "SELECT SUM(n) FROM events",
+    "SELECT AVG(n) * 2 AS doubled FROM events WHERE region IS NOT NULL",
+    "SELECT COUNT(DISTINCT region) + MAX(n) FROM events WHERE n > 0 OR region = 'eu'",
+    "SELECT COALESCE(MIN(region), 'none') FROM events",
+    "SELECT LATEST_BY(n, timestamp) FROM events",
+    "SELECT SUM(CASE WHEN region = 'us' THEN n ELSE 0 END) FROM events",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sql=st.sampled_from(SINGLE_ROW_SQL), events=EVENTS)
+def test_single_row_metrics_equal_the_general_query_path(sql: str, events: list[Ev]) -> None:
+    """A query with one output row over all matching events (no GROUP BY, ORDER BY, LIMIT...)
+    skips the general query steps; ``LIMIT 1``, which changes nothing for one row, sends the
+    same query through them, and both must give the same value of the same type."""
+    fast = compile_metric(sql)
+    general = compile_metric(sql + " LIMIT 1")
+    expected = general.evaluate(events)
+    got = fast.evaluate(events)
+    assert got == expected and type(got) is type(expected), sql
+
+
 PLAN_SQL = [
     "SELECT COUNT(DISTINCT region) FROM events",
     "SELECT MAX(n) FROM events WHERE event_name = 'a'",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers.wire import assert_problem, call, make_sim, payload, populate, request
 from orbsim import OrbSim
 from orbsim.wire import routes
+from orbsim.wire.codec import Query
 from orbsim.wire.routes import dispatch, match
 
 # -- authentication --------------------------------------------------------------------------
@@ -114,6 +118,38 @@ def test_path_parameters_are_percent_decoded(sim: OrbSim) -> None:
     assert payload(response)["id"] == ids["alice"]
     # A '+' in a path is a plus, not a space (only query strings use '+' for space).
     assert_problem(call(sim, "GET", "/v1/customers/external_customer_id/a%2Fb+c"), 404)
+
+
+def _match_by_trying_every_path(method: str, path: str) -> tuple[routes.Route, tuple[str, ...]]:
+    """The plain reading of the route table ``match`` must agree with: the first path of the
+    group (same length, same first segment, most specific first) whose literals all match."""
+    parts = path.removeprefix("/v1/").split("/")
+    for candidate in routes._PATTERNS[(len(parts), parts[0])]:
+        if all(e is None or e == p for e, p in zip(candidate.segments, parts, strict=True)):
+            params = tuple(p for e, p in zip(candidate.segments, parts, strict=True) if e is None)
+            return candidate.routes[method], params
+    raise AssertionError(f"no path for {path}")
+
+
+def test_match_agrees_with_trying_every_path_in_order() -> None:
+    """``match`` only tries the paths whose last segment can match; ids equal to any literal
+    segment (``/subscriptions/usage/costs``) must still find what trying every path finds."""
+    literals = sorted({s for r in routes.ROUTES for s in r.segments if s is not None})
+    checked = 0
+    for route in routes.ROUTES:
+        if None not in route.segments:
+            continue
+        for word in [*literals, "some-id"]:
+            path = "/v1/" + "/".join(s if s is not None else word for s in route.segments)
+            if path.removeprefix("/v1") in routes._LITERAL:
+                continue  # a literal path (``/events/backfills``) is looked up first
+            try:
+                expected = _match_by_trying_every_path(route.method, path)
+            except KeyError:  # a more specific path with other methods took it: 405 either way
+                continue
+            assert match(route.method, path) == expected, path
+            checked += 1
+    assert checked > 1000
 
 
 def test_literal_segment_wins_over_parameter() -> None:
@@ -400,3 +436,16 @@ def test_dispatch_accepts_any_header_mapping(sim: OrbSim) -> None:
     headers = httpx.Headers({"Authorization": "Bearer k"})
     response = dispatch(sim, type(wire)(wire.method, wire.path, "", headers, b""))
     assert response.status == 200
+
+
+@given(st.text(alphabet="ab=&[]é%+;20 ", max_size=16))
+def test_query_strings_read_as_parse_qsl_reads_them(raw: str) -> None:
+    """``Query`` skips ``parse_qsl``'s unquoting when there is nothing to decode; either way the
+    names and values are what ``parse_qsl(raw, keep_blank_values=True)`` gives."""
+    expected: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw, keep_blank_values=True):
+        expected.setdefault(name, []).append(value)
+    query = Query(raw)
+    assert list(query.names()) == list(expected)
+    for name, values in expected.items():
+        assert query.many(name) == values

@@ -1571,8 +1571,15 @@ class _Query:
     offset: int
     distinct: bool
     property_names: set[str]
+    single: bool = field(init=False, default=False)
+    """Whether :meth:`single_aggregate_row` holds (so ``run`` takes ``_run_single``)."""
+
+    def __post_init__(self) -> None:
+        self.single = self.single_aggregate_row()
 
     def run(self, events: Iterable[Any]) -> list[_Row]:
+        if self.single:
+            return self._run_single(events)
         rows: Iterable[Any] = events if self.source_query is None else self.source_query.run(events)
         where = self.where
         if where is not None:
@@ -1601,6 +1608,32 @@ class _Query:
         selected = [row for row, _key in results]
         end = None if self.limit is None else self.offset + self.limit
         return selected[self.offset : end]
+
+    def single_aggregate_row(self) -> bool:
+        """``SELECT <aggregates> FROM events [WHERE ...]``: no GROUP BY, HAVING, ORDER BY,
+        LIMIT, OFFSET or DISTINCT, so the answer is one row over all matching events (most
+        billable metrics have this shape)."""
+        return (
+            self.grouped
+            and self.source_query is None
+            and not self.keys
+            and self.having is None
+            and not self.order
+            and self.limit is None
+            and not self.offset
+            and not self.distinct
+        )
+
+    def _run_single(self, events: Iterable[Any]) -> list[_Row]:
+        """``run`` for a :meth:`single_aggregate_row` query: what the general path computes for
+        it (one group of every matching event, no sorting or slicing), without its steps."""
+        where = self.where
+        rows = list(events) if where is None else [row for row in events if where(row) is True]
+        group = _Row({slot: aggregate(rows) for slot, aggregate in self.aggregates})
+        values = {
+            name: output(group) for name, output in zip(self.columns, self.outputs, strict=True)
+        }
+        return [_Row(values)]
 
     def _groups(self, rows: Sequence[Any]) -> list[_Row]:
         keys = self.keys

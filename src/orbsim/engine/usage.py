@@ -35,29 +35,26 @@ from orbsim.engine.expressions import (
     quantity_of,
 )
 from orbsim.engine.periods import Period
-from orbsim.engine.prices import price_amount, round_money
+from orbsim.engine.prices import PriceModel, price_amount, round_money
 from orbsim.engine.reporting import reports_errors
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
-from orbsim.models_billing import (
-    AggregatedCost,
-    Costs,
-    GroupedUsage,
-    GroupedUsageEntry,
-    MetricGroup,
-    MetricRef,
-    PerPriceCost,
-    UngroupedUsage,
-    UsageEntry,
-    UsageWindow,
-)
+from orbsim.models_billing import Costs, GroupedUsage, UngroupedUsage
 
 if TYPE_CHECKING:
     from orbsim.engine.billing import SubscriptionRecord
     from orbsim.engine.core import Engine
 
-__all__ = ["UsageReader", "check_scope"]
+__all__ = ["Document", "UsageReader", "check_scope"]
+
+Document = dict[str, Any]
+"""A response as plain data in the SDK's shape (``SubscriptionUsage``, costs' ``{data: [...]}``):
+the keys of the response model in its field order, datetimes as aware UTC ``datetime`` and
+quantities as ``float``, so that validating it into the model changes nothing and serialising it
+gives the model's bytes (pinned by ``tests/engine/test_usage_documents.py``). Responses with
+hundreds of entries are built this way because constructing a model per entry cost more than the
+arithmetic; ``fetch_usage`` / ``fetch_costs`` validate the document into the response model."""
 
 ViewMode = Literal["periodic", "cumulative"]
 _TIMESTAMP = attrgetter("timestamp")
@@ -67,6 +64,18 @@ _TIMESTAMP = attrgetter("timestamp")
 class Window:
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    """A plan price as one costs request uses it, derived once per request."""
+
+    record: PriceRecord
+    id: str
+    arithmetic: PriceModel
+    metric: MetricRecord | None
+    body: Document
+    """The ``Price`` response object (``shared.Price``), shared by every entry of the answer."""
 
 
 def _local_days(start: datetime, end: datetime, timezone: str) -> list[Window]:
@@ -274,6 +283,33 @@ class UsageReader:
         group_by: str | None = None,
         **dimensions: Any,
     ) -> UngroupedUsage | GroupedUsage:
+        document = self.usage_document(
+            subscription_id,
+            timeframe_start=timeframe_start,
+            timeframe_end=timeframe_end,
+            granularity=granularity,
+            view_mode=view_mode,
+            billable_metric_id=billable_metric_id,
+            group_by=group_by,
+            **dimensions,
+        )
+        if group_by is None:
+            return UngroupedUsage.model_validate(document)
+        return GroupedUsage.model_validate(document)
+
+    def usage_document(
+        self,
+        subscription_id: str,
+        *,
+        timeframe_start: datetime | str | None = None,
+        timeframe_end: datetime | str | None = None,
+        granularity: str | None = None,
+        view_mode: str | None = None,
+        billable_metric_id: str | None = None,
+        group_by: str | None = None,
+        **dimensions: Any,
+    ) -> Document:
+        """``fetch_usage``'s answer as a :data:`Document` (what the HTTP layer serialises)."""
         given = {k: v for k, v in dimensions.items() if v is not None}
         if given:
             raise RequestValidationError(
@@ -314,16 +350,16 @@ class UsageReader:
             events = self.counted_events(sub, start, end)
             times = [event.timestamp for event in events]
             if group_by is None:
-                return UngroupedUsage(
-                    data=[
-                        UsageEntry(
-                            billable_metric=MetricRef(id=m.id, name=m.name),
-                            usage=self._series(m, events, times, windows, start, mode),
-                            view_mode=mode,
-                        )
+                return {
+                    "data": [
+                        {
+                            "billable_metric": {"id": m.id, "name": m.name},
+                            "usage": _series(m, events, times, windows, start, mode),
+                            "view_mode": mode,
+                        }
                         for m in metrics
                     ]
-                )
+                }
             (metric,) = metrics
             groups: dict[str, list[StoredEvent]] = {}
             for event in events:
@@ -337,35 +373,14 @@ class UsageReader:
                 members = groups[key]
                 member_times = [e.timestamp for e in members]
                 entries.append(
-                    GroupedUsageEntry(
-                        billable_metric=MetricRef(id=metric.id, name=metric.name),
-                        metric_group=MetricGroup(property_key=group_by, property_value=key),
-                        usage=self._series(metric, members, member_times, windows, start, mode),
-                        view_mode=mode,
-                    )
+                    {
+                        "billable_metric": {"id": metric.id, "name": metric.name},
+                        "usage": _series(metric, members, member_times, windows, start, mode),
+                        "view_mode": mode,
+                        "metric_group": {"property_key": group_by, "property_value": key},
+                    }
                 )
-            return GroupedUsage(data=entries)
-
-    def _series(
-        self,
-        metric: MetricRecord,
-        events: Sequence[StoredEvent],
-        times: Sequence[datetime],
-        windows: Sequence[Window],
-        origin: datetime,
-        mode: ViewMode,
-    ) -> list[UsageWindow]:
-        series = []
-        for window in windows:
-            lower = origin if mode == "cumulative" else window.start
-            chunk = events[bisect_left(times, lower) : bisect_left(times, window.end)]
-            quantity = _quantity(metric, chunk)
-            series.append(
-                UsageWindow(
-                    quantity=float(quantity), timeframe_start=lower, timeframe_end=window.end
-                )
-            )
-        return series
+            return {"data": entries, "pagination_metadata": None}
 
     # --- costs ----------------------------------------------------------------------------------
 
@@ -378,11 +393,31 @@ class UsageReader:
         timeframe_end: datetime | str | None = None,
         view_mode: str | None = None,
     ) -> Costs:
+        return Costs.model_validate(
+            self.costs_document(
+                subscription_id,
+                currency=currency,
+                timeframe_start=timeframe_start,
+                timeframe_end=timeframe_end,
+                view_mode=view_mode,
+            )
+        )
+
+    def costs_document(
+        self,
+        subscription_id: str,
+        *,
+        currency: str | None = None,
+        timeframe_start: datetime | str | None = None,
+        timeframe_end: datetime | str | None = None,
+        view_mode: str | None = None,
+    ) -> Document:
+        """``fetch_costs``'s answer as a :data:`Document` (what the HTTP layer serialises)."""
         with self._engine.transaction() as now:
             sub = self._subscription(subscription_id)
-            return Costs(
-                data=self._costs(sub, now, currency, timeframe_start, timeframe_end, view_mode)
-            )
+            return {
+                "data": self._costs(sub, now, currency, timeframe_start, timeframe_end, view_mode)
+            }
 
     def customer_costs(
         self,
@@ -395,6 +430,28 @@ class UsageReader:
         view_mode: str | None = None,
     ) -> Costs:
         """``customers.costs.list`` / ``list_by_external_id``: every subscription's costs merged."""
+        return Costs.model_validate(
+            self.customer_costs_document(
+                customer_id,
+                external_customer_id=external_customer_id,
+                currency=currency,
+                timeframe_start=timeframe_start,
+                timeframe_end=timeframe_end,
+                view_mode=view_mode,
+            )
+        )
+
+    def customer_costs_document(
+        self,
+        customer_id: str | None = None,
+        *,
+        external_customer_id: str | None = None,
+        currency: str | None = None,
+        timeframe_start: datetime | str | None = None,
+        timeframe_end: datetime | str | None = None,
+        view_mode: str | None = None,
+    ) -> Document:
+        """``customer_costs``'s answer as a :data:`Document`."""
         with self._engine.transaction() as now:
             customers = self._engine.customers
             record = (
@@ -410,7 +467,7 @@ class UsageReader:
                     started = [s for s in subs if s.schedule.start <= now]
                     active = sorted(started, key=lambda s: s.schedule.start)[-1:]
                 subs = active
-            merged: dict[tuple[datetime, datetime], AggregatedCost] = {}
+            merged: dict[tuple[datetime, datetime], Document] = {}
             for sub in subs:
                 if custom:
                     first, last = self._timeframe(sub, now, timeframe_start, timeframe_end)
@@ -421,22 +478,27 @@ class UsageReader:
                 for entry in self._costs(
                     sub, now, currency, timeframe_start, timeframe_end, view_mode
                 ):
-                    key = (entry.timeframe_start, entry.timeframe_end)
+                    key = (entry["timeframe_start"], entry["timeframe_end"])
                     existing = merged.get(key)
                     if existing is None:
                         merged[key] = entry
                         continue
-                    subtotal = Decimal(existing.subtotal) + Decimal(entry.subtotal)
-                    total = Decimal(existing.total) + Decimal(entry.total)
-                    merged[key] = AggregatedCost(
-                        per_price_costs=[*existing.per_price_costs, *entry.per_price_costs],
-                        subtotal=str(subtotal),
-                        total=str(total),
-                        timeframe_start=key[0],
-                        timeframe_end=key[1],
-                    )
-            ordered = sorted(merged.values(), key=lambda c: (c.timeframe_end, c.timeframe_start))
-            return Costs(data=ordered)
+                    subtotal = Decimal(existing["subtotal"]) + Decimal(entry["subtotal"])
+                    total = Decimal(existing["total"]) + Decimal(entry["total"])
+                    merged[key] = {
+                        "per_price_costs": [
+                            *existing["per_price_costs"],
+                            *entry["per_price_costs"],
+                        ],
+                        "subtotal": str(subtotal),
+                        "total": str(total),
+                        "timeframe_start": key[0],
+                        "timeframe_end": key[1],
+                    }
+            ordered = sorted(
+                merged.values(), key=lambda c: (c["timeframe_end"], c["timeframe_start"])
+            )
+            return {"data": ordered}
 
     def _costs(
         self,
@@ -446,7 +508,7 @@ class UsageReader:
         timeframe_start: object,
         timeframe_end: object,
         view_mode: object,
-    ) -> list[AggregatedCost]:
+    ) -> list[Document]:
         plan = self._engine.state.plans[sub.plan_id].model
         if currency is not None and currency != plan.currency:
             raise RequestValidationError(
@@ -462,7 +524,18 @@ class UsageReader:
             return []
         timezone = self._engine.customers.require(sub.customer_id).model.timezone
         days = _local_days(active_start, active_end, timezone)
-        prices = self._plan_prices(sub)
+        metrics = self._engine.state.metrics
+        # per request, once per price: the arithmetic, the metric and the response body
+        prices = [
+            _Priced(
+                record,
+                record.id,
+                record.model,
+                None if record.metric_id is None else metrics[record.metric_id],
+                Prices.model(record).model_dump(),
+            )
+            for record in self._plan_prices(sub)
+        ]
         period_of: dict[datetime, Period] = {}
         for day in days:
             period = schedule.period_at(day.start)
@@ -472,12 +545,15 @@ class UsageReader:
         events = self.counted_events(sub, first_period, active_end)
         times = [event.timestamp for event in events]
         first_ever = schedule.period_at(schedule.start)
-        results: list[AggregatedCost] = []
+        results: list[Document] = []
         previous: dict[str, tuple[Decimal, Decimal]] = {}
         previous_period: datetime | None = None
         running: dict[str, Decimal] = {}
         folds: dict[str, Running] = {}
         fed: dict[str, int] = {}
+        zero = (Decimal(0), Decimal(0))
+        periodic = mode == "periodic"
+        money = plan.currency
         for day in days:
             period = period_of[day.start]
             if period.start != previous_period:
@@ -487,43 +563,44 @@ class UsageReader:
                 fed.clear()
                 previous_period = period.start
             lower = max(period.start, schedule.start)
-            costs: list[PerPriceCost] = []
+            costs: list[Document] = []
             subtotal_sum = Decimal(0)
             for price in prices:
                 quantity, amount = self._price_cost(
                     price, events, times, lower, day, running, first_ever, period, folds, fed
                 )
-                subtotal = round_money(amount, plan.currency)
+                subtotal = round_money(amount, money)
                 shown_quantity, shown_amount = quantity, subtotal
-                if mode == "periodic":
-                    before = previous.get(price.id, (Decimal(0), Decimal(0)))
+                if periodic:
+                    before = previous.get(price.id, zero)
                     shown_quantity, shown_amount = quantity - before[0], subtotal - before[1]
                 previous[price.id] = (quantity, subtotal)
                 subtotal_sum += shown_amount
+                shown = str(shown_amount)
                 costs.append(
-                    PerPriceCost(
-                        price=Prices.model(price),
-                        price_id=price.id,
-                        subtotal=str(shown_amount),
-                        total=str(shown_amount),
-                        quantity=float(shown_quantity),
-                    )
+                    {
+                        "price": price.body,
+                        "price_id": price.id,
+                        "subtotal": shown,
+                        "total": shown,
+                        "quantity": float(shown_quantity),
+                    }
                 )
-            text = str(round_money(subtotal_sum, plan.currency))
+            text = str(round_money(subtotal_sum, money))
             results.append(
-                AggregatedCost(
-                    per_price_costs=costs,
-                    subtotal=text,
-                    total=text,
-                    timeframe_start=day.start if mode == "periodic" else period.start,
-                    timeframe_end=day.end,
-                )
+                {
+                    "per_price_costs": costs,
+                    "subtotal": text,
+                    "total": text,
+                    "timeframe_start": day.start if periodic else period.start,
+                    "timeframe_end": day.end,
+                }
             )
         return results
 
     def _price_cost(
         self,
-        price: PriceRecord,
+        price: _Priced,
         events: Sequence[StoredEvent],
         times: Sequence[datetime],
         lower: datetime,
@@ -535,27 +612,28 @@ class UsageReader:
         fed: dict[str, int],
     ) -> tuple[Decimal, Decimal]:
         """The cumulative (quantity, exact amount) of one price from ``lower`` to ``day.end``."""
-        data = price.data
-        if price.metric_id is None:
+        arithmetic = price.arithmetic
+        metric = price.metric
+        if metric is None:
+            data = price.record.data
             if data["cadence"] == "one_time" and (
                 first_ever is None or period.start != first_ever.start
             ):
                 return Decimal(0), Decimal(0)
             quantity = Decimal(repr(data["fixed_price_quantity"]))
-            return quantity, price_amount(price.model, quantity)
-        metric = self._engine.state.metrics[price.metric_id]
+            return quantity, price_amount(arithmetic, quantity)
         compiled = metric.compiled
-        if price.model.model_type == "matrix":
+        if arithmetic.model_type == "matrix":
             chunk = events[bisect_left(times, lower) : bisect_left(times, day.end)]
-            assert price.model.matrix is not None
-            dimensions = price.model.matrix.dimensions
+            assert arithmetic.matrix is not None
+            dimensions = arithmetic.matrix.dimensions
             grouped: dict[tuple[str, ...], list[StoredEvent]] = {}
             for event in chunk:
                 key = tuple(_group_text(event.properties.get(d)) for d in dimensions)
                 grouped.setdefault(key, []).append(event)
             groups = {k: _quantity(metric, v) for k, v in grouped.items()}
             quantity = sum(groups.values(), Decimal(0))
-            return quantity, price_amount(price.model, quantity, groups)
+            return quantity, price_amount(arithmetic, quantity, groups)
         if compiled.additive:
             chunk = events[bisect_left(times, max(lower, day.start)) : bisect_left(times, day.end)]
             quantity = running.get(price.id, Decimal(0)) + _quantity(metric, chunk)
@@ -583,7 +661,31 @@ class UsageReader:
                 quantity = _quantity(metric, events[first:last])
                 running[price.id] = quantity
                 running[f"{price.id}\x00span"] = (first, last)  # type: ignore[assignment]
-        return quantity, price_amount(price.model, quantity)
+        return quantity, price_amount(arithmetic, quantity)
+
+
+def _series(
+    metric: MetricRecord,
+    events: Sequence[StoredEvent],
+    times: Sequence[datetime],
+    windows: Sequence[Window],
+    origin: datetime,
+    mode: ViewMode,
+) -> list[Document]:
+    """A metric's usage windows (``UsageWindow`` documents) over time-ordered ``events``."""
+    series = []
+    cumulative = mode == "cumulative"
+    for window in windows:
+        lower = origin if cumulative else window.start
+        chunk = events[bisect_left(times, lower) : bisect_left(times, window.end)]
+        series.append(
+            {
+                "quantity": float(_quantity(metric, chunk)),
+                "timeframe_start": lower,
+                "timeframe_end": window.end,
+            }
+        )
+    return series
 
 
 def _group_text(value: object) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from orbsim.wire.codec import Document
+
 if TYPE_CHECKING:
     from orbsim.wire.codec import Query
     from orbsim.wire.routes import Call, Payload
@@ -117,29 +119,37 @@ _COSTS_QUERY = frozenset({"currency", "timeframe_start", "timeframe_end", "view_
 
 def fetch_usage(call: Call) -> tuple[int, Payload]:
     q = call.query
-    return 200, call.sim.subscriptions.fetch_usage(
-        call.params[0], **{name: q.one(name) for name in _USAGE_QUERY}
+    return 200, Document(
+        call.sim.engine.usage.usage_document(
+            call.params[0], **{name: q.one(name) for name in _USAGE_QUERY}
+        )
     )
 
 
 def fetch_costs(call: Call) -> tuple[int, Payload]:
     q = call.query
-    return 200, call.sim.subscriptions.fetch_costs(
-        call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+    return 200, Document(
+        call.sim.engine.usage.costs_document(
+            call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+        )
     )
 
 
 def customer_costs(call: Call) -> tuple[int, Payload]:
     q = call.query
-    return 200, call.sim.customers.costs.list(
-        call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+    return 200, Document(
+        call.sim.engine.usage.customer_costs_document(
+            call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+        )
     )
 
 
 def customer_costs_by_alias(call: Call) -> tuple[int, Payload]:
     q = call.query
-    return 200, call.sim.customers.costs.list_by_external_id(
-        call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+    return 200, Document(
+        call.sim.engine.usage.customer_costs_document(
+            external_customer_id=call.params[0], **{name: q.one(name) for name in _COSTS_QUERY}
+        )
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pydantic_core
 from pydantic import BaseModel
 
 from orbsim.errors import OrbError, RequestValidationError
@@ -61,7 +63,11 @@ class Query:
     def __init__(self, raw: str) -> None:
         values: dict[str, list[str]] = {}
         if raw:
-            for name, value in parse_qsl(raw, keep_blank_values=True):
+            if "%" in raw or "+" in raw or ";" in raw:
+                pairs = parse_qsl(raw, keep_blank_values=True)
+            else:  # nothing to decode: what parse_qsl gives, without its per-pair unquoting
+                pairs = [field.partition("=")[::2] for field in raw.split("&") if field]
+            for name, value in pairs:
                 values.setdefault(name, []).append(value)
         self._values = values
 
@@ -160,10 +166,21 @@ def _refuse_lone_surrogates(value: Any) -> None:
         ) from None
 
 
-def json_response(status: int, payload: BaseModel | dict[str, Any]) -> WireResponse:
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A response given as plain data in a response model's shape (datetimes as ``datetime``):
+    pydantic-core serialises it exactly as the model would (``orbsim.engine.usage.Document``),
+    without building a model per entry."""
+
+    data: dict[str, Any]
+
+
+def json_response(status: int, payload: BaseModel | Document | dict[str, Any]) -> WireResponse:
     """A JSON reply; models serialise with their own (compact) pydantic serializer."""
     if isinstance(payload, BaseModel):
         body = payload.__pydantic_serializer__.to_json(payload)
+    elif isinstance(payload, Document):
+        body = pydantic_core.to_json(payload.data)
     else:
         body = json.dumps(payload, separators=(",", ":")).encode()
     return WireResponse(status, [("content-type", JSON)], body)

@@ -37,6 +37,7 @@ from orbsim.models import IngestResponse
 from orbsim.wire import billing, invoices
 from orbsim.wire.codec import (
     NO_QUERY,
+    Document,
     Query,
     empty_response,
     json_response,
@@ -57,8 +58,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("orbsim.wire")
 
-Payload = BaseModel | dict[str, Any] | None
-"""What a handler returns besides the status: a model, a plain dict, or None (empty body)."""
+Payload = BaseModel | Document | dict[str, Any] | None
+"""What a handler returns besides the status: a model, a plain dict, a ``Document`` (plain data
+in a model's shape), or None (empty body)."""
 
 
 @dataclass(slots=True)
@@ -465,7 +467,28 @@ def _paths() -> tuple[dict[str, _Path], dict[tuple[int, str], list[_Path]]]:
     return literal, patterns
 
 
+def _by_last(
+    patterns: dict[tuple[int, str], list[_Path]],
+) -> dict[tuple[int, str], tuple[dict[str, list[_Path]], list[_Path]]]:
+    """Each group of ``patterns`` split by its last segment, keeping the group's order: for a
+    literal last segment, the paths that can match a path ending in it (that literal, or a
+    parameter); for any other ending, the paths ending in a parameter. A candidate whose last
+    segment is another literal can never match, so ``match`` does not try it."""
+    split: dict[tuple[int, str], tuple[dict[str, list[_Path]], list[_Path]]] = {}
+    for key, group in patterns.items():
+        lasts = {entry.segments[-1] for entry in group} - {None}
+        by_last = {
+            last: [entry for entry in group if entry.segments[-1] in (None, last)]
+            for last in lasts
+            if last is not None
+        }
+        split[key] = (by_last, [entry for entry in group if entry.segments[-1] is None])
+    return split
+
+
 _LITERAL, _PATTERNS = _paths()
+_PATTERNS_BY_LAST = _by_last(_PATTERNS)
+_NO_PATHS: tuple[dict[str, list[_Path]], list[_Path]] = ({}, [])
 
 
 def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
@@ -482,17 +505,21 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
         parts = path.split("/")
         if parts[0] == "" and len(parts) > 2:
             parts = parts[1:]
-            for candidate in _PATTERNS.get((len(parts), parts[0]), ()):
-                values: list[str] = []
+            by_last, open_ended = _PATTERNS_BY_LAST.get((len(parts), parts[0]), _NO_PATHS)
+            for candidate in by_last.get(parts[-1], open_ended):
                 for expected, part in zip(candidate.segments, parts, strict=True):
                     if expected is None:
                         if not part:
                             break
-                        values.append(unquote(part))
                     elif expected != part:
                         break
-                else:
-                    found, params = candidate, tuple(values)
+                else:  # parameters are decoded only for the path that matched
+                    found = candidate
+                    params = tuple(
+                        unquote(part)
+                        for expected, part in zip(candidate.segments, parts, strict=True)
+                        if expected is None
+                    )
                     break
     if found is not None:
         route = found.routes.get(method)
