@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -42,6 +41,7 @@ from orbsim.wire.codec import (
     empty_response,
     json_response,
     parse_object,
+    percent_decode,
     problem_response,
 )
 from orbsim.wire.faults import BEFORE_DISPATCH, Faults, dropped_response, status_response
@@ -516,7 +516,7 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
                 else:  # parameters are decoded only for the path that matched
                     found = candidate
                     params = tuple(
-                        unquote(part)
+                        percent_decode(part)
                         for expected, part in zip(candidate.segments, parts, strict=True)
                         if expected is None
                     )
