@@ -125,22 +125,24 @@ PLAN_SQL = [
 ]
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    sql=st.sampled_from(PLAN_SQL),
-    events=st.lists(
-        st.tuples(
-            st.integers(0, 6 * 24 * 60 - 1),
-            st.sampled_from(["a", "b"]),
-            st.sampled_from(["us", "eu", "ap", None]),
-            st.one_of(st.none(), st.integers(-5, 50), st.sampled_from([2.5, 7.0])),
-        ),
-        max_size=30,
+PLAN_EVENTS = st.lists(
+    st.tuples(
+        st.integers(0, 6 * 24 * 60 - 1),
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["us", "eu", "ap", None]),
+        st.one_of(st.none(), st.integers(-5, 50), st.sampled_from([2.5, 7.0])),
     ),
+    max_size=30,
 )
-def test_fetch_costs_daily_quantities_equal_fetch_usage_over_the_same_prefix(
-    sql: str, events: list[tuple[int, str, str | None, int | float | None]]
-) -> None:
+EventRow = tuple[int, str, str | None, int | float | None]
+SIX_DAYS = {
+    "timeframe_start": START.isoformat(),
+    "timeframe_end": (START + timedelta(days=6)).isoformat(),
+}
+
+
+def _subscribed(sql: str, events: list[EventRow]) -> tuple[OrbSim, str]:
+    """A subscription to a plan pricing ``sql`` at 1 per unit, with ``events`` ingested."""
     clock = ManualClock(START)
     sim = OrbSim(clock=clock, seed=0)
     item = sim.items.create(name="API")
@@ -179,19 +181,55 @@ def test_fetch_costs_daily_quantities_equal_fetch_usage_over_the_same_prefix(
             ]
         )
     clock.set(START + timedelta(days=7))
-    window = {
-        "timeframe_start": START.isoformat(),
-        "timeframe_end": (START + timedelta(days=6)).isoformat(),
-    }
-    days = sim.subscriptions.fetch_costs(sub.id, **window).data
+    return sim, sub.id
+
+
+@settings(max_examples=25, deadline=None)
+@given(sql=st.sampled_from(PLAN_SQL), events=PLAN_EVENTS)
+def test_fetch_costs_daily_quantities_equal_fetch_usage_over_the_same_prefix(
+    sql: str, events: list[EventRow]
+) -> None:
+    sim, sub = _subscribed(sql, events)
+    days = sim.subscriptions.fetch_costs(sub, **SIX_DAYS).data
     assert len(days) == 6
     for day in days:
         (cost,) = day.per_price_costs
         (entry,) = sim.subscriptions.fetch_usage(
-            sub.id,
+            sub,
             timeframe_start=day.timeframe_start.isoformat(),
             timeframe_end=day.timeframe_end.isoformat(),
         ).data
         (usage,) = entry.usage
         assert cost.quantity == usage.quantity
         assert Decimal(cost.total) == Decimal(repr(usage.quantity))
+
+
+CUMULATIVE_SQL = [
+    *PLAN_SQL,
+    "SELECT COUNT(*) FROM events WHERE event_name = 'a'",
+    "SELECT SUM(n) FROM events",
+    "SELECT SUM(n) + 1 FROM events",  # neither additive nor running: evaluated per prefix
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(sql=st.sampled_from(CUMULATIVE_SQL), events=PLAN_EVENTS)
+def test_cumulative_daily_usage_equals_usage_over_each_prefix(
+    sql: str, events: list[EventRow]
+) -> None:
+    """``fetch_usage(view_mode="cumulative", granularity="day")`` extends additive and running
+    metrics window by window; each window must equal a straight ``fetch_usage`` over
+    ``[timeframe start, window end)``."""
+    sim, sub = _subscribed(sql, events)
+    (entry,) = sim.subscriptions.fetch_usage(
+        sub, granularity="day", view_mode="cumulative", **SIX_DAYS
+    ).data
+    assert len(entry.usage) == 6
+    for window in entry.usage:
+        assert window.timeframe_start == START
+        (straight,) = sim.subscriptions.fetch_usage(
+            sub,
+            timeframe_start=START.isoformat(),
+            timeframe_end=window.timeframe_end.isoformat(),
+        ).data
+        assert window.quantity == straight.usage[0].quantity

@@ -36,7 +36,7 @@ from orbsim.engine.expressions import (
 )
 from orbsim.engine.periods import Period
 from orbsim.engine.prices import PriceModel, price_amount, round_money
-from orbsim.engine.reporting import reports_errors
+from orbsim.engine.reporting import raises_no_orb_error, reports_errors
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import ConstraintViolation, RequestValidationError, ResourceNotFound
@@ -157,6 +157,7 @@ class UsageReader:
 
     # --- what counts ----------------------------------------------------------------------------
 
+    @raises_no_orb_error
     def counted_events(
         self, sub: SubscriptionRecord, start: datetime, end: datetime
     ) -> list[StoredEvent]:
@@ -646,12 +647,7 @@ class UsageReader:
             last = bisect_left(times, day.end)
             fold.add(events[fed[price.id] : last])
             fed[price.id] = last
-            try:
-                quantity = quantity_of(fold.value(), metric.compiled.source)
-            except ValueError as exc:
-                raise ConstraintViolation(
-                    f"billable metric {metric.id} ({metric.name}): {exc}"
-                ) from None
+            quantity = _folded(metric, fold)
         else:
             first, last = bisect_left(times, lower), bisect_left(times, day.end)
             cached = running.get(f"{price.id}\x00span")
@@ -672,20 +668,48 @@ def _series(
     origin: datetime,
     mode: ViewMode,
 ) -> list[Document]:
-    """A metric's usage windows (``UsageWindow`` documents) over time-ordered ``events``."""
+    """A metric's usage windows (``UsageWindow`` documents) over time-ordered ``events``.
+
+    ``windows`` are consecutive from ``origin``. Cumulative windows are not re-evaluated from
+    ``origin`` each time where the metric allows: an additive one (COUNT / SUM straight over
+    events) adds each window's value to the previous total, and a running one (COUNT DISTINCT /
+    MAX / MIN) is extended by each window's events, as ``fetch_costs`` does; any other metric is
+    evaluated over the whole prefix."""
     series = []
     cumulative = mode == "cumulative"
+    compiled = metric.compiled
+    additive = cumulative and compiled.additive
+    fold = compiled.running() if cumulative and not additive else None
+    total = Decimal(0)
+    fed = bisect_left(times, origin)
     for window in windows:
         lower = origin if cumulative else window.start
-        chunk = events[bisect_left(times, lower) : bisect_left(times, window.end)]
+        last = bisect_left(times, window.end)
+        if additive:
+            total += _quantity(metric, events[fed:last])
+            quantity = total
+            fed = last
+        elif fold is not None:
+            fold.add(events[fed:last])
+            fed = last
+            quantity = _folded(metric, fold)
+        else:
+            quantity = _quantity(metric, events[bisect_left(times, lower) : last])
         series.append(
             {
-                "quantity": float(_quantity(metric, chunk)),
+                "quantity": float(quantity),
                 "timeframe_start": lower,
                 "timeframe_end": window.end,
             }
         )
     return series
+
+
+def _folded(metric: MetricRecord, fold: Running) -> Decimal:
+    try:
+        return quantity_of(fold.value(), metric.compiled.source)
+    except ValueError as exc:
+        raise ConstraintViolation(f"billable metric {metric.id} ({metric.name}): {exc}") from None
 
 
 def _group_text(value: object) -> str:
