@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from orbsim import (
     RequestValidationError,
     ResourceNotFound,
 )
+from orbsim.engine.reporting import raises_no_orb_error, reports_errors
 
 
 @pytest.fixture
@@ -53,3 +55,42 @@ def test_a_removed_listener_hears_nothing_more(sim: OrbSim) -> None:
     with pytest.raises(ResourceNotFound):
         sim.plans.fetch("nope")
     assert seen == []
+
+
+def test_lookups_marked_as_raising_no_orb_error_are_left_unwrapped() -> None:
+    """``reports_errors`` wraps every public method except the lookups marked with
+    ``raises_no_orb_error`` (called many times per operation, they cannot report anything)."""
+    reported: list[OrbError] = []
+
+    class Engine:
+        def report(self, error: OrbError) -> None:
+            reported.append(error)
+
+    def lookup(self: Any, key: str) -> str | None:
+        return None
+
+    def fetch(self: Any, key: str) -> str:
+        raise ResourceNotFound.of("Thing", key)
+
+    marked = raises_no_orb_error(lookup)
+    service = reports_errors(type("Service", (), {"lookup": marked, "fetch": fetch}))
+    assert vars(service)["lookup"] is marked
+    assert vars(service)["fetch"] is not fetch
+    thing = service()
+    thing._engine = Engine()
+    with pytest.raises(ResourceNotFound) as missing:
+        thing.fetch("x")
+    assert reported == [missing.value]
+    assert thing.lookup("x") is None
+
+
+def test_the_engine_lookups_left_unwrapped(sim: OrbSim) -> None:
+    engine = sim.engine
+    unwrapped = {
+        engine.customers.get_live,
+        engine.customers.holder_of,
+        engine.subscriptions.of_customer,
+        engine.usage.counted_events,
+    }
+    assert all(not hasattr(method, "__wrapped__") for method in unwrapped)
+    assert hasattr(engine.customers.require, "__wrapped__")  # raises ResourceNotFound

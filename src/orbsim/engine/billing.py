@@ -27,7 +27,7 @@ from orbsim.engine.edges import (
 )
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import BillingSchedule, Cadence, Period
-from orbsim.engine.reporting import reports_errors
+from orbsim.engine.reporting import raises_no_orb_error, reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.engine.usage import check_scope
 from orbsim.errors import (
@@ -340,6 +340,7 @@ class Subscriptions:
 
     # -- rules used by the rest of the engine ------------------------------------------------
 
+    @raises_no_orb_error
     def of_customer(self, customer_id: str) -> list[SubscriptionRecord]:
         return self._engine.state.subscriptions_by_customer.get(customer_id, [])
 

@@ -70,7 +70,8 @@ class Transaction:
                 engine.subscriptions.settle_webhooks(now)
             if engine.state.invoice_timers and engine.state.invoice_timers[0].at <= now:
                 engine.invoices.settle(now)  # applies the backfill transitions due before each step
-            engine.events.backfills.settle(now)
+            if engine.state.backfill_queue:
+                engine.events.backfills.settle(now)
         except BaseException:
             self._release()
             raise

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from orbsim.engine.edges import Inert, is_empty, is_null, null_or, parse_params, refuse_unsimulated
 from orbsim.engine.edges import merge_metadata as _merge_metadata
 from orbsim.engine.pagination import paginate
-from orbsim.engine.reporting import reports_errors
+from orbsim.engine.reporting import raises_no_orb_error, reports_errors
 from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -97,10 +97,12 @@ class Customers:
 
     # -- lookups used by the rest of the engine (no locking, no settling) --------------------
 
+    @raises_no_orb_error
     def get_live(self, customer_id: str) -> CustomerRecord | None:
         record = self._engine.state.customers.get(customer_id)
         return None if record is None or record.deleted else record
 
+    @raises_no_orb_error
     def holder_of(self, alias: str) -> CustomerRecord | None:
         return self._engine.state.customers_by_alias.get(alias)
 

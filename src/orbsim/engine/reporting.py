@@ -37,9 +37,25 @@ def reporting(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_UNREPORTED = "__orbsim_raises_no_orb_error__"
+
+
+def raises_no_orb_error(method: F) -> F:
+    """Mark a public lookup that cannot raise an ``OrbError`` (``customers.get_live``):
+    ``reports_errors`` leaves it unwrapped, as wrapping it would report nothing and the engine's
+    hot paths call such lookups many times per operation."""
+    setattr(method, _UNREPORTED, True)
+    return method
+
+
 def reports_errors(cls: C) -> C:
-    """Apply ``reporting`` to every public method defined by ``cls``."""
+    """Apply ``reporting`` to every public method defined by ``cls`` (except
+    :func:`raises_no_orb_error` lookups)."""
     for name, member in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(member):
+        if (
+            not name.startswith("_")
+            and inspect.isfunction(member)
+            and not getattr(member, _UNREPORTED, False)
+        ):
             setattr(cls, name, reporting(member))
     return cls
