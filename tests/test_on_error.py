@@ -91,6 +91,7 @@ def test_the_engine_lookups_left_unwrapped(sim: OrbSim) -> None:
         engine.customers.holder_of,
         engine.subscriptions.of_customer,
         engine.usage.counted_events,
+        engine.events.backfills.settle,
     }
     assert all(not hasattr(method, "__wrapped__") for method in unwrapped)
     assert hasattr(engine.customers.require, "__wrapped__")  # raises ResourceNotFound

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orbsim.engine.filters import CompiledFilter, FilterSyntaxError, compile_filter
 from orbsim.engine.pagination import paginate
-from orbsim.engine.reporting import reports_errors
+from orbsim.engine.reporting import raises_no_orb_error, reports_errors
 from orbsim.engine.timeparse import iso, optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
@@ -123,6 +123,10 @@ class Backfills:
         return self._engine.state.backfills_in_effect
 
     def require(self, backfill_id: str) -> BackfillRecord:
+        return self._require(backfill_id)
+
+    def _require(self, backfill_id: str) -> BackfillRecord:
+        """``require`` for this class's own operations (already reporting their errors)."""
         record = self._engine.state.backfills.get(backfill_id)
         if record is None:
             raise ResourceNotFound.of("Backfill", backfill_id)
@@ -137,6 +141,7 @@ class Backfills:
             why = f"its status is {backfill.status}"
         raise ConstraintViolation(f"backfill {backfill.id} no longer accepts events: {why}")
 
+    @raises_no_orb_error
     def settle(self, now: datetime) -> None:
         """Apply every transition due by ``now``, in time order, each at its due time."""
         state = self._engine.state
@@ -323,7 +328,7 @@ class Backfills:
     def fetch(self, backfill_id: str) -> Backfill:
         """The backfill (a read: see ``Settings.reflection_progression``)."""
         with self._engine.transaction() as now:
-            backfill = self.require(backfill_id)
+            backfill = self._require(backfill_id)
             self._observe([backfill], now)
             return backfill.to_model()
 
@@ -374,7 +379,7 @@ class Backfills:
     def close(self, backfill_id: str) -> Backfill:
         """Stop accepting events and start reflecting; closing again returns it unchanged."""
         with self._engine.transaction() as now:
-            backfill = self.require(backfill_id)
+            backfill = self._require(backfill_id)
             if backfill.status in ("pending_revert", "reverted"):
                 raise ConstraintViolation(
                     f"backfill {backfill.id} cannot be closed: its status is {backfill.status}"
@@ -387,7 +392,7 @@ class Backfills:
     def revert(self, backfill_id: str) -> Backfill:
         """Undo a backfill: open or reflecting -> reverted now; reflected -> pending_revert."""
         with self._engine.transaction() as now:
-            backfill = self.require(backfill_id)
+            backfill = self._require(backfill_id)
             queue = self._engine.state.backfill_queue
             if backfill.status == "pending":
                 if backfill.closed_at is None:
