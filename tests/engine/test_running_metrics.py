@@ -102,6 +102,10 @@ SINGLE_ROW_SQL = [
     "SELECT COALESCE(MIN(region), 'none') FROM events",
     "SELECT LATEST_BY(n, timestamp) FROM events",
     "SELECT SUM(CASE WHEN region = 'us' THEN n ELSE 0 END) FROM events",
+    "SELECT COUNT(DISTINCT region) FROM events",
+    "SELECT MAX(n) AS top FROM events WHERE n > 1",
+    "SELECT (AVG(n)) FROM events WHERE event_name = 'b'",
+    "SELECT EARLIEST_BY(region, timestamp) FROM events WHERE n IS NOT NULL",
 ]
 
 
@@ -109,8 +113,9 @@ SINGLE_ROW_SQL = [
 @given(sql=st.sampled_from(SINGLE_ROW_SQL), events=EVENTS)
 def test_single_row_metrics_equal_the_general_query_path(sql: str, events: list[Ev]) -> None:
     """A query with one output row over all matching events (no GROUP BY, ORDER BY, LIMIT...)
-    skips the general query steps; ``LIMIT 1``, which changes nothing for one row, sends the
-    same query through them, and both must give the same value of the same type."""
+    skips the general query steps, and one whose only column is an aggregate is that aggregate
+    over the matching events; ``LIMIT 1``, which changes nothing for one row, sends the same
+    query through the general steps, and both must give the same value of the same type."""
     fast = compile_metric(sql)
     general = compile_metric(sql + " LIMIT 1")
     expected = general.evaluate(events)

@@ -217,11 +217,14 @@ def compile_metric(text: str, what: str = "sql") -> CompiledMetric:
     names: set[str] = set()
     _collect_properties(query, names)
 
-    def run(events: Iterable[Any]) -> object:
+    def first_cell(events: Iterable[Any]) -> object:
         rows = query.run(events)
         if not rows:
             return None
         return next(iter(rows[0].properties.values()))
+
+    # SELECT <one aggregate> FROM events [WHERE ...]: the aggregate's value, directly
+    run = _bare_aggregate(tree, query) or first_cell
 
     return CompiledMetric(
         source=text,
@@ -230,6 +233,30 @@ def compile_metric(text: str, what: str = "sql") -> CompiledMetric:
         additive=_is_additive(tree),
         _running=_running_factory(tree, text, what),
     )
+
+
+def _bare_aggregate(tree: Any, query: _Query) -> Callable[[Iterable[Any]], object] | None:
+    """For ``SELECT <one aggregate> FROM events [WHERE ...]`` (a single aggregate row whose only
+    column is the aggregate itself): the aggregate over the matching events, which is what the
+    query's one output cell holds. ``None`` for any other query."""
+    if not query.single or len(query.aggregates) != 1 or len(tree.expressions) != 1:
+        return None
+    (body,) = tree.expressions
+    if isinstance(body, exp.Alias):
+        body = body.this
+    while isinstance(body, exp.Paren):
+        body = body.this
+    if not _is_aggregate(body):
+        return None
+    where = query.where
+    ((_slot, aggregate),) = query.aggregates
+
+    def value(events: Iterable[Any]) -> object:
+        if where is None:
+            return aggregate(events if isinstance(events, list) else list(events))
+        return aggregate([row for row in events if where(row) is True])
+
+    return value
 
 
 class Running:

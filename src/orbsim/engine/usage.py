@@ -342,7 +342,8 @@ class UsageReader:
                         f" subscription {sub.id}'s plan"
                     )
                 metrics = [chosen]
-            customer = self._engine.customers.require(sub.customer_id)
+            customer = self._engine.customers.get_live(sub.customer_id)
+            assert customer is not None  # ``_subscription`` found it live
             windows = (
                 _local_days(start, end, customer.model.timezone)
                 if granularity == "day"

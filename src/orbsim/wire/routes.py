@@ -516,7 +516,7 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
                 else:  # parameters are decoded only for the path that matched
                     found = candidate
                     params = tuple(
-                        percent_decode(part)
+                        percent_decode(part) if "%" in part else part
                         for expected, part in zip(candidate.segments, parts, strict=True)
                         if expected is None
                     )
