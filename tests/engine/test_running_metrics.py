@@ -9,6 +9,7 @@ prefix, then, through the public API, each cumulative daily quantity of ``fetch_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -146,22 +147,41 @@ SIX_DAYS = {
 }
 
 
-def _subscribed(sql: str, events: list[EventRow]) -> tuple[OrbSim, str]:
-    """A subscription to a plan pricing ``sql`` at 1 per unit, with ``events`` ingested."""
+def _subscribed(
+    sql: str, events: list[EventRow], matrix_twin: str | None = None
+) -> tuple[OrbSim, str]:
+    """A subscription to a plan pricing ``sql`` at 1 per unit, with ``events`` ingested; with
+    ``matrix_twin``, two identical matrix prices by region instead, one on ``sql`` and one on
+    ``matrix_twin``."""
     clock = ManualClock(START)
     sim = OrbSim(clock=clock, seed=0)
     item = sim.items.create(name="API")
-    metric = sim.metrics.create(name="m", description=None, item_id=item.id, sql=sql)
-    price = {
-        "name": "m",
-        "item_id": item.id,
-        "billable_metric_id": metric.id,
-        "cadence": "monthly",
-        "currency": "USD",
-        "model_type": "unit",
-        "unit_config": {"unit_amount": "1"},
-    }
-    plan = sim.plans.create(name="Usage", prices=[{"price": price}])
+
+    def price(metric_sql: str, name: str) -> dict[str, Any]:
+        metric = sim.metrics.create(name=name, description=None, item_id=item.id, sql=metric_sql)
+        body: dict[str, Any] = {
+            "name": name,
+            "item_id": item.id,
+            "billable_metric_id": metric.id,
+            "cadence": "monthly",
+            "currency": "USD",
+        }
+        if matrix_twin is None:
+            return {"price": {**body, "model_type": "unit", "unit_config": {"unit_amount": "1"}}}
+        config = {
+            "dimensions": ["region"],
+            "default_unit_amount": "1.5",
+            "matrix_values": [
+                {"dimension_values": ["eu"], "unit_amount": "2.25"},
+                {"dimension_values": ["us"], "unit_amount": "0.125"},
+            ],
+        }
+        return {"price": {**body, "model_type": "matrix", "matrix_config": config}}
+
+    prices: list[Mapping[str, Any]] = [price(sql, "m")]
+    if matrix_twin is not None:
+        prices.append(price(matrix_twin, "twin"))
+    plan = sim.plans.create(name="Usage", prices=prices)
     customer = sim.customers.create(name="Acme", email="a@acme.test")
     sub = sim.subscriptions.create(
         customer_id=customer.id, plan_id=plan.id, start_date=START.isoformat()
@@ -238,3 +258,26 @@ def test_cumulative_daily_usage_equals_usage_over_each_prefix(
             timeframe_end=window.timeframe_end.isoformat(),
         ).data
         assert window.quantity == straight.usage[0].quantity
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sql=st.sampled_from(
+        ["SELECT COUNT(*) FROM events WHERE event_name = 'a'", "SELECT SUM(n) FROM events"]
+    ),
+    events=PLAN_EVENTS,
+    view_mode=st.sampled_from(["cumulative", "periodic"]),
+)
+def test_matrix_cells_of_additive_metrics_run_day_by_day_as_straight_evaluation(
+    sql: str, events: list[EventRow], view_mode: str
+) -> None:
+    """A matrix price on an additive metric keeps each cell's running total from day to day;
+    its twin, priced on the same metric written ``+ 0`` (not additive, so each day re-evaluates
+    every cell over the whole prefix), must bill the same quantity and amount every day."""
+    twin = sql.replace(" FROM", " + 0 FROM", 1)
+    sim, sub = _subscribed(sql, events, matrix_twin=twin)
+    days = sim.subscriptions.fetch_costs(sub, view_mode=view_mode, **SIX_DAYS).data
+    assert len(days) == 6
+    for day in days:
+        fast, straight = day.per_price_costs
+        assert (fast.quantity, fast.subtotal) == (straight.quantity, straight.subtotal)

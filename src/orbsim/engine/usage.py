@@ -551,6 +551,7 @@ class UsageReader:
         previous: dict[str, tuple[Decimal, Decimal]] = {}
         previous_period: datetime | None = None
         running: dict[str, Decimal] = {}
+        cells: dict[str, dict[tuple[str, ...], Decimal]] = {}
         folds: dict[str, Running] = {}
         fed: dict[str, int] = {}
         zero = (Decimal(0), Decimal(0))
@@ -561,6 +562,7 @@ class UsageReader:
             if period.start != previous_period:
                 previous.clear()
                 running.clear()
+                cells.clear()
                 folds.clear()
                 fed.clear()
                 previous_period = period.start
@@ -569,7 +571,7 @@ class UsageReader:
             subtotal_sum = Decimal(0)
             for price in prices:
                 quantity, amount = self._price_cost(
-                    price, events, times, lower, day, running, first_ever, period, folds, fed
+                    price, events, times, lower, day, running, first_ever, period, folds, fed, cells
                 )
                 subtotal = round_money(amount, money)
                 shown_quantity, shown_amount = quantity, subtotal
@@ -612,6 +614,7 @@ class UsageReader:
         period: Period,
         folds: dict[str, Running],
         fed: dict[str, int],
+        cells: dict[str, dict[tuple[str, ...], Decimal]],
     ) -> tuple[Decimal, Decimal]:
         """The cumulative (quantity, exact amount) of one price from ``lower`` to ``day.end``."""
         arithmetic = price.arithmetic
@@ -626,14 +629,20 @@ class UsageReader:
             return quantity, price_amount(arithmetic, quantity)
         compiled = metric.compiled
         if arithmetic.model_type == "matrix":
-            chunk = events[bisect_left(times, lower) : bisect_left(times, day.end)]
             assert arithmetic.matrix is not None
             dimensions = arithmetic.matrix.dimensions
-            grouped: dict[tuple[str, ...], list[StoredEvent]] = {}
-            for event in chunk:
-                key = tuple(_group_text(event.properties.get(d)) for d in dimensions)
-                grouped.setdefault(key, []).append(event)
-            groups = {k: _quantity(metric, v) for k, v in grouped.items()}
+            if compiled.additive:
+                # each cell's running total plus this day's events (cells keep first-seen order)
+                first = bisect_left(times, max(lower, day.start))
+                chunk = events[first : bisect_left(times, day.end)]
+                totals = cells.setdefault(price.id, {})
+                for key, members in _cells(chunk, dimensions).items():
+                    totals[key] = totals.get(key, Decimal(0)) + _quantity(metric, members)
+                groups = dict(totals)
+            else:
+                chunk = events[bisect_left(times, lower) : bisect_left(times, day.end)]
+                grouped = _cells(chunk, dimensions)
+                groups = {k: _quantity(metric, v) for k, v in grouped.items()}
             quantity = sum(groups.values(), Decimal(0))
             return quantity, price_amount(arithmetic, quantity, groups)
         if compiled.additive:
@@ -711,6 +720,17 @@ def _folded(metric: MetricRecord, fold: Running) -> Decimal:
         return quantity_of(fold.value(), metric.compiled.source)
     except ValueError as exc:
         raise ConstraintViolation(f"billable metric {metric.id} ({metric.name}): {exc}") from None
+
+
+def _cells(
+    events: Sequence[StoredEvent], dimensions: Sequence[str]
+) -> dict[tuple[str, ...], list[StoredEvent]]:
+    """A matrix price's events by cell (their dimension values), in first-seen order."""
+    grouped: dict[tuple[str, ...], list[StoredEvent]] = {}
+    for event in events:
+        key = tuple(_group_text(event.properties.get(d)) for d in dimensions)
+        grouped.setdefault(key, []).append(event)
+    return grouped
 
 
 def _group_text(value: object) -> str:
