@@ -6,7 +6,8 @@
 Rows: ``sim.subscriptions.fetch_usage`` and ``fetch_costs`` for one customer and April 2024
 (about 5,000 of the customer's events) on a plan with three metrics (a filtered count, a filtered
 sum, a count distinct) priced unit / tiered / package, plus a fixed fee; the same for a plan whose
-one metric is a GROUP BY subquery (the sum over days of each day's maximum); metric creation; and
+one metric is a GROUP BY subquery (the sum over days of each day's maximum); costs of a matrix
+price by region on the count (another customer's month); metric creation; and
 the SDK calls through ``sim.client()`` beside the same calls on a canned ``httpx.MockTransport``
 serving the identical JSON, once on that customer-month and once on a customer-month with five
 events (where the engine's work is small, so the ratio is the in-process transport's overhead).
@@ -180,6 +181,29 @@ def main() -> None:
             }
         ],
     )
+    matrix_plan = sim.plans.create(
+        name="Regional",
+        prices=[
+            {
+                "price": {
+                    **common,
+                    "name": "calls by region",
+                    "billable_metric_id": three[0].id,
+                    "model_type": "matrix",
+                    "matrix_config": {
+                        "dimensions": ["region"],
+                        "default_unit_amount": "0.002",
+                        "matrix_values": [
+                            {"dimension_values": ["eu-central"], "unit_amount": "0.003"}
+                        ],
+                    },
+                }
+            }
+        ],
+    )
+    matrix_sub = sim.subscriptions.create(
+        customer_id=account.customer_ids[2], plan_id=matrix_plan.id, start_date=SUBSCRIPTION_START
+    )
     first, second = account.customer_ids[0], account.customer_ids[1]
     usage_sub = sim.subscriptions.create(
         customer_id=first, plan_id=plan.id, start_date=SUBSCRIPTION_START
@@ -233,6 +257,11 @@ def main() -> None:
     row(
         "fetch_costs, same GROUP BY-subquery metric (30 cumulative windows)",
         timed(lambda: sim.subscriptions.fetch_costs(peak_sub.id, **MONTH), repeat),
+        None,
+    )
+    row(
+        "fetch_costs, matrix price by region on the COUNT metric (30 cumulative windows)",
+        timed(lambda: sim.subscriptions.fetch_costs(matrix_sub.id, **MONTH), repeat),
         None,
     )
     counter = iter(range(10**9))
