@@ -199,3 +199,33 @@ def test_settings_apply_over_a_loaded_state_file(tmp_path: Path) -> None:
     second = served_settings("--setting", "deprecate_limit=2")  # the saved settings stay
     assert (second["amend_limit"], second["deprecate_limit"]) == (3, 2)
     assert second["reflection_delay"] == "PT10M"
+
+
+_PREPARED_FREEZE_COUNT = """
+import gc, sys
+from orbsim.cli import _prepare
+sim, state_file = _prepare({}, [], 0, sys.argv[1], None, None, lambda exc: None)
+state_file.close()
+print(gc.get_freeze_count())
+"""
+
+
+def test_serve_moves_a_loaded_state_out_of_the_garbage_collectors_walks(tmp_path: Path) -> None:
+    """After loading a state file, ``orbsim serve`` calls ``gc.freeze()`` (a full collection
+    would otherwise walk every loaded event while a request waits); a fresh server does not.
+    Run in a subprocess: freezing is a property of the whole process."""
+    state = tmp_path / "orb.json"
+
+    def frozen_after_start() -> int:
+        found = subprocess.run(
+            [sys.executable, "-c", _PREPARED_FREEZE_COUNT, str(state)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT * 3,
+            check=True,
+        )
+        return int(found.stdout.split()[-1])
+
+    assert frozen_after_start() == 0  # no file yet: nothing loaded, nothing frozen
+    assert state.exists()  # the clean stop wrote it
+    assert frozen_after_start() > 10_000  # loaded: the simulator's objects are frozen
