@@ -2,11 +2,15 @@
 
 1. Memory: the server's RSS before and after ten 50 MB POSTs without credentials (each body sent
    in full; the server answers 401 on the head and discards the bytes). Target: under +20 MB.
-2. Slow clients: under ``ulimit -n 1024`` (set for the server process), 1,100 connections each
+2. Many bodies at once: ``--concurrent`` (50) connections each send an authenticated 10 MB body
+   but its last byte, so every body is in flight at once; the server's RSS then, and how many
+   were refused 503 (the budget of bodies being received, 64 MiB, ``max_buffered_bytes``).
+   Target: RSS growth bounded by the budget (without it: 50 x 10 MB held).
+3. Slow clients: under ``ulimit -n 1024`` (set for the server process), 1,100 connections each
    holding a half-sent request head, then 10 real requests on new connections. Target: each
    answered within 1 s. Also the server's CPU use while the idle connections sit there.
 
-    python benchmarks/bench_server_limits.py [--bodies 10] [--mb 50] [--idle 1100]
+    python benchmarks/bench_server_limits.py [--bodies 10] [--mb 50] [--concurrent 50] [--idle 1100]
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import httpx
 
@@ -95,6 +99,44 @@ def memory(bodies: int, megabytes: int) -> list[tuple[str, str]]:
     ]
 
 
+def concurrent_bodies(connections: int, size: int = 10_000_000) -> list[tuple[str, str]]:
+    body = b"x" * size
+    head = (
+        f"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer secret\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    ).encode()
+    with served("--api-key", "secret") as (process, base_url):
+        port = port_of(base_url)
+        httpx.get(f"{base_url}/ping", headers={"Authorization": "Bearer secret"})
+        before = rss_mb(process.pid)
+        sockets = []
+        statuses: list[str] = []
+        try:
+            for _ in range(connections):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+                sock.sendall(head + body[:-1])
+                sockets.append(sock)
+            time.sleep(0.5)
+            held = rss_mb(process.pid)
+            peak = rss_mb(process.pid, "VmHWM")
+            for sock in sockets:
+                with suppress(OSError):
+                    sock.sendall(body[-1:])
+                try:
+                    statuses.append(sock.recv(64).split(b" ", 2)[1].decode())
+                except (OSError, IndexError):
+                    statuses.append("closed")
+        finally:
+            for sock in sockets:
+                sock.close()
+    counts = ", ".join(f"{statuses.count(s)} x {s}" for s in sorted(set(statuses)))
+    return [
+        (f"{connections} x {size / 1e6:.0f} MB bodies in flight at once", counts),
+        ("server RSS with all of them in flight", f"{held:.1f} MB (+{held - before:.1f} MB)"),
+        ("server peak RSS (VmHWM)", f"{peak:.1f} MB"),
+    ]
+
+
 def slow_clients(idle: int, real: int) -> list[tuple[str, str]]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, idle + 256)), hard))
@@ -141,10 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bodies", type=int, default=10)
     parser.add_argument("--mb", type=int, default=50)
+    parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--idle", type=int, default=1100)
     parser.add_argument("--real", type=int, default=10)
     args = parser.parse_args()
-    rows = memory(args.bodies, args.mb) + slow_clients(args.idle, args.real)
+    rows = memory(args.bodies, args.mb) + concurrent_bodies(args.concurrent)
+    rows += slow_clients(args.idle, args.real)
     print(f"| {'scenario':<50} | {'result':<28} |")
     print(f"|{'-' * 52}|{'-' * 30}|")
     for name, value in rows:

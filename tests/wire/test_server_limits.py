@@ -298,3 +298,46 @@ def test_at_the_limit_a_new_connection_is_served_by_closing_an_idle_one(sim: Orb
         finally:
             for sock in keep:
                 sock.close()
+
+
+def test_bodies_being_received_are_bounded_across_connections(sim: OrbSim) -> None:
+    """Each connection's body is capped, and so is their sum: a request whose declared body would
+    pass ``max_buffered_bytes`` is answered 503 with Orb's JSON and ``retry-after`` before any of
+    it is read; once the others are answered, the same request goes through."""
+    sim.settings = sim.settings.model_copy(update={"max_request_bytes": 1000})
+    body = json.dumps({"events": []}).encode().ljust(1000)
+
+    def head(length: int) -> bytes:
+        return (
+            f"POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer right\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
+
+    with OrbSimServer(sim, max_buffered_bytes=2500) as server:
+        slow = [connect(server), connect(server)]
+        try:
+            for sock in slow:  # two bodies of 1,000 bytes arriving: 2,000 of 2,500 reserved
+                sock.sendall(head(1000) + body[:10])
+            deadline = time.monotonic() + 5
+            while server.buffered_bytes < 2000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server.buffered_bytes == 2000
+            answer, problem = exchange(server, head(1000) + body)
+            assert answer.startswith(b"HTTP/1.1 503 ")
+            assert b"\r\nretry-after: 1\r\n" in answer.lower()
+            assert problem["status"] == 503
+            assert "2000 bytes of request bodies" in str(problem["detail"])
+            assert "limit of 2500 bytes" in str(problem["detail"])
+            small = json.dumps({"events": []}).encode().ljust(400)  # 400 more fit: 2,400 bytes
+            assert exchange(server, head(400) + small)[0].startswith(b"HTTP/1.1 200 ")
+            for sock in slow:
+                sock.sendall(body[10:])
+                assert read_answer(sock)[0].startswith(b"HTTP/1.1 200 ")  # JSON padded with spaces
+        finally:
+            for sock in slow:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while server.buffered_bytes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.buffered_bytes == 0
+        assert exchange(server, head(1000) + body)[0].startswith(b"HTTP/1.1 200 ")

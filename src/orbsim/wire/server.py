@@ -29,6 +29,11 @@ until its request is complete, never a thread, so slow or idle clients cannot st
 * heads are limited to 64 KiB, bodies to ``Settings.max_request_bytes``: a declared
   ``Content-Length`` over it is refused before any body byte is read, a chunked body is
   counted as it streams in;
+* the bodies being received, across connections, are bounded by ``max_buffered_bytes``
+  (64 MiB, never less than one ``max_request_bytes`` body): a declared ``Content-Length``, or a
+  chunk, that would pass it is answered 503 with ``retry-after: 1`` (the SDK retries it) before
+  any of its bytes is read. A body handed to a worker no longer counts: the workers hold at most
+  ``workers`` bodies more;
 * with the default dispatch, authentication is checked on the head (``routes.refuse_before_body``):
   an unauthenticated request is answered 401 without its body ever being held in memory (the
   bytes are read and discarded so that the client sees the answer, not a reset).
@@ -109,10 +114,23 @@ _INCOMPLETE = WireRequest("", "")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
+class _Saturated(OrbInternalServerError):
+    """503: the bodies being received would pass ``max_buffered_bytes``; retry shortly."""
+
+    status = 503
+    default_title = "Service unavailable"
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        return [("retry-after", "1"), ("retry-after-ms", str(_SATURATED_RETRY_MS))]
+
+
+_SATURATED_RETRY_MS = 1000
+
+
 class _BadRequest(Exception):
     """The request cannot be served as sent; ``error`` is the answer."""
 
-    def __init__(self, error: RequestValidationError | RequestTooLarge) -> None:
+    def __init__(self, error: RequestValidationError | RequestTooLarge | _Saturated) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -265,6 +283,7 @@ class _Conn:
         "deadline",
         "drain_left",
         "head",
+        "reserved",
         "sock",
         "started",
         "state",
@@ -281,6 +300,8 @@ class _Conn:
         self.body: list[bytes] = []
         self.chunk_left = -1
         self.drain_left: int | None = None
+        self.reserved = 0
+        """Bytes of ``max_buffered_bytes`` this connection's body holds (or will)."""
 
 
 class OrbSimServer:
@@ -307,6 +328,7 @@ class OrbSimServer:
         body_timeout: float = 30.0,
         idle_timeout: float = 60.0,
         write_timeout: float = 30.0,
+        max_buffered_bytes: int = 64 << 20,
     ) -> None:
         self.sim = sim
         self.host = host
@@ -316,6 +338,9 @@ class OrbSimServer:
         self.body_timeout = body_timeout
         self.idle_timeout = idle_timeout
         self.write_timeout = write_timeout
+        self.max_buffered_bytes = max_buffered_bytes
+        self.buffered_bytes = 0
+        """Body bytes reserved by the connections the loop is receiving a request on."""
         self._precheck: Precheck | None = None
         if dispatch is None:
             from orbsim.wire.routes import dispatch as routes_dispatch
@@ -574,7 +599,27 @@ class OrbSimServer:
             if conn.buffer:  # a pipelined request is already here
                 self._progress(conn)
 
+    def _reserve(self, conn: _Conn, size: int) -> None:
+        """Count ``size`` more body bytes of ``conn`` against ``max_buffered_bytes`` (never
+        below one body of ``max_request_bytes``); ``_Saturated`` if they do not fit."""
+        budget = max(self.max_buffered_bytes, self.sim.settings.max_request_bytes)
+        if self.buffered_bytes + size > budget:
+            raise _BadRequest(
+                _Saturated(
+                    f"the server is receiving {self.buffered_bytes} bytes of request bodies; "
+                    f"this one's {size} more would pass its limit of {budget} bytes; retry "
+                    "shortly (retry-after)"
+                )
+            )
+        conn.reserved += size
+        self.buffered_bytes += size
+
+    def _unreserve(self, conn: _Conn) -> None:
+        self.buffered_bytes -= conn.reserved
+        conn.reserved = 0
+
     def _close(self, conn: _Conn) -> None:
+        self._unreserve(conn)
         fd = conn.sock.fileno()
         if fd == -1:
             return
@@ -642,6 +687,7 @@ class OrbSimServer:
         self._hand_over(conn, WireRequest(head.method, head.path, head.query, head.fields, body))
 
     def _hand_over(self, conn: _Conn, request: WireRequest) -> None:
+        self._unreserve(conn)  # a worker holds it now: at most ``workers`` bodies at a time
         fd = conn.sock.fileno()
         self._waiting.pop(fd, None)
         self._selector.unregister(conn.sock)
@@ -684,6 +730,8 @@ class OrbSimServer:
                     f"request body is {head.length} bytes; at most {settings_limit} are accepted"
                 )
             )
+        if head.length:
+            self._reserve(conn, head.length)  # refused before a byte of it is read
         if head.expect and (head.chunked or head.length):
             self._send_now(conn, b"HTTP/1.1 100 Continue\r\n\r\n")
         conn.state = _BODY
@@ -777,6 +825,7 @@ class OrbSimServer:
                         f"request body is more than {limit} bytes; at most {limit} are accepted"
                     )
                 )
+            self._reserve(conn, size)
             conn.chunk_left = size
 
     def _refuse(self, conn: _Conn, refusal: _BadRequest, drain: bool = True) -> None:
@@ -786,6 +835,7 @@ class OrbSimServer:
     def _answer_early(self, conn: _Conn, response: WireResponse, drain: bool = True) -> None:
         """Answer from the loop without reading the rest; discard what the client still sends,
         so it sees the answer instead of a reset; then close."""
+        self._unreserve(conn)
         head = conn.head
         self._send_now(conn, _encode(response, head_only=False, close=True, v10=False))
         if conn.sock.fileno() == -1:
