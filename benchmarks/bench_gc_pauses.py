@@ -1,7 +1,7 @@
 """The longest pause of a request after a large state is loaded, with and without ``gc.freeze()``.
 
-``orbsim serve --state`` loads the state with the cyclic garbage collector paused, then (since
-this benchmark) calls ``gc.freeze()``: the loaded objects move to the permanent generation, which
+``orbsim serve --state`` loads the state with the cyclic garbage collector paused, then calls
+``gc.freeze()``: the loaded objects move to the permanent generation, which
 collections do not walk. Without it, the objects made while the collector was paused are all in
 its youngest generation, and the first collections after the load walk every one of them
 (several per event) while a request waits.
