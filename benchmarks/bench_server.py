@@ -1,12 +1,20 @@
 """Server mode vs in-process: the same official-SDK call through ``sim.client()`` (httpx transport,
-no socket) and through ``sim.serve()`` (loopback HTTP/1.1, keep-alive). Prints best-of-N µs per
-call (the modes interleaved) and the ratio; the target is server <= 2x in-process.
+no socket), through ``sim.serve()`` (orbsim's server in a thread of this process, loopback
+HTTP/1.1, keep-alive) and through a real ``orbsim serve`` child process on 127.0.0.1 (free port,
+keep-alive). The modes run interleaved, round by round; per call it prints best and median round
+of wall time and of this process's CPU (``time.process_time``: with the in-thread server that
+includes the server's work, with the child process the server's CPU is read from ``/proc`` and
+added), with the ratios to in-process and the load average. Target: server <= 2x in-process.
 
 With ``--uvicorn`` (needs ``pip install uvicorn``, not a dependency of orbsim), the same
 ``dispatch`` also runs under uvicorn (h11, asyncio) through a minimal ASGI adapter: the
 measurement behind keeping orbsim's own server (see the benchmarks page).
 
-    python benchmarks/bench_server.py [--repeat 7] [--number 300] [--uvicorn]
+The client's CPU against the child process is the SDK's own HTTP stack (httpx, httpcore, h11,
+sockets) with no server work in it: its ratio to the in-process CPU, printed as the floor, is
+what the ratio would be if the server answered in no time.
+
+    python benchmarks/bench_server.py [--repeat 9] [--number 200] [--uvicorn]
 """
 
 from __future__ import annotations
@@ -14,10 +22,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import os
+import select
+import signal
 import socket
+import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orb
@@ -27,27 +43,55 @@ from orbsim import ManualClock, OrbSim
 NOW = "2024-05-20T12:00:00+00:00"
 
 
-def best_of(calls: list[Callable[[], object]], repeat: int, number: int) -> list[float]:
-    """Best mean µs per call for each of ``calls``, runs interleaved so load hits all alike."""
+@dataclass
+class Timing:
+    """Per-call figures of one mode over the rounds: wall and client-process CPU (µs), and the
+    CPU of a separate server process when there is one."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    server_cpu: list[float] = field(default_factory=list)
+
+
+def measure(
+    calls: list[Callable[[], object]],
+    repeat: int,
+    number: int,
+    server_pids: list[int | None],
+) -> list[Timing]:
+    """``repeat`` rounds of ``number`` calls of each of ``calls``, the modes interleaved round by
+    round so that load hits all alike; per round, the mean µs per call."""
     for call in calls:
         for _ in range(min(number, 50)):  # warm up connection pools and caches
             call()
-    best = [float("inf")] * len(calls)
+    timings = [Timing() for _ in calls]
     for _ in range(repeat):
-        for index, call in enumerate(calls):
+        for call, timing, pid in zip(calls, timings, server_pids, strict=True):
+            server_started = cpu_seconds(pid) if pid is not None else 0.0
+            cpu_started = time.process_time()
             started = time.perf_counter()
             for _ in range(number):
                 call()
-            best[index] = min(best[index], (time.perf_counter() - started) / number)
-    return [seconds * 1e6 for seconds in best]
+            timing.wall.append((time.perf_counter() - started) / number * 1e6)
+            timing.cpu.append((time.process_time() - cpu_started) / number * 1e6)
+            if pid is not None:
+                timing.server_cpu.append((cpu_seconds(pid) - server_started) / number * 1e6)
+    return timings
 
 
-def cases(client: orb.Orb, sim: OrbSim, tag: str) -> dict[str, Callable[[], object]]:
-    """The measured SDK calls, bound to ``client`` (keys never repeat across calls)."""
-    customer = sim.customers.create(name="Bench", email=f"{tag}@bench.test")
-    backfill = sim.events.backfills.create(
-        timeframe_start="2024-05-10T00:00:00Z",
-        timeframe_end="2024-05-11T00:00:00Z",
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (Linux ``/proc``; clock-tick resolution)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cases(client: orb.Orb, tag: str) -> dict[str, Callable[[], object]]:
+    """The measured SDK calls, bound to ``client`` (set up through it; keys never repeat)."""
+    customer = client.customers.create(name="Bench", email=f"{tag}@bench.test")
+    backfill = client.events.backfills.create(
+        timeframe_start=datetime(2024, 5, 10, tzinfo=UTC),
+        timeframe_end=datetime(2024, 5, 11, tzinfo=UTC),
         customer_id=customer.id,
     )
     keys = itertools.count()
@@ -66,6 +110,39 @@ def cases(client: orb.Orb, sim: OrbSim, tag: str) -> dict[str, Callable[[], obje
         "events.ingest (1 event)": ingest_one,
         "events.backfills.fetch": lambda: client.events.backfills.fetch(backfill.id),
     }
+
+
+@contextlib.contextmanager
+def orbsim_process(startup: float = 20.0) -> Iterator[tuple[int, str]]:
+    """``orbsim serve`` in a child process on a free loopback port (manual clock at ``NOW``,
+    seed 1); yields its pid and base URL once it listens, and stops it by pid afterwards."""
+    command = [sys.executable, "-m", "orbsim.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", "0", "--clock", "manual", "--now", NOW, "--seed", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + startup
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or process.poll() is not None:
+                raise RuntimeError(f"orbsim serve did not start within {startup} s: {line!r}")
+            readable, _, _ = select.select([process.stdout], [], [], min(remaining, 0.5))
+            if readable:
+                data = os.read(process.stdout.fileno(), 4096)  # unbuffered: select stays true
+                if not data:
+                    raise RuntimeError(f"orbsim serve exited before listening: {line!r}")
+                line += data
+        if b"listening on " not in line:
+            raise RuntimeError(f"orbsim serve said {line!r}")
+        yield process.pid, line.decode().rsplit(" ", 1)[1].strip()
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 @contextlib.contextmanager
@@ -122,44 +199,80 @@ def uvicorn_server(sim: OrbSim) -> Iterator[str]:
         thread.join(5)
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--number", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--number", type=int, default=200)
     parser.add_argument("--uvicorn", action="store_true", help="also measure uvicorn (h11)")
     args = parser.parse_args()
 
-    local_sim = OrbSim(clock=ManualClock(NOW), seed=1)
-    remote_sim = OrbSim(clock=ManualClock(NOW), seed=1)
-    uvicorn_sim = OrbSim(clock=ManualClock(NOW), seed=1)
     options = {"_strict_response_validation": True, "max_retries": 0}
+    load_before = os.getloadavg()[0]
     with contextlib.ExitStack() as stack:
+        local_sim = OrbSim(clock=ManualClock(NOW), seed=1)
+        thread_sim = OrbSim(clock=ManualClock(NOW), seed=1)
         local = stack.enter_context(local_sim.client(**options))
-        server = stack.enter_context(remote_sim.serve())
-        remote = stack.enter_context(orb.Orb(api_key="b", base_url=server.base_url, **options))
-        modes = [cases(local, local_sim, "local"), cases(remote, remote_sim, "remote")]
+        server = stack.enter_context(thread_sim.serve())
+        in_thread = stack.enter_context(orb.Orb(api_key="b", base_url=server.base_url, **options))
+        pid, url = stack.enter_context(orbsim_process())
+        separate = stack.enter_context(orb.Orb(api_key="b", base_url=url, **options))
+        modes = ["in-process", "server, in a thread", "server, own process"]
+        clients = [cases(local, "local"), cases(in_thread, "thread"), cases(separate, "process")]
+        pids: list[int | None] = [None, None, pid]
         if args.uvicorn:
-            url = stack.enter_context(uvicorn_server(uvicorn_sim))
-            other = stack.enter_context(orb.Orb(api_key="b", base_url=url, **options))
-            modes.append(cases(other, uvicorn_sim, "uvicorn"))
+            uvicorn_sim = OrbSim(clock=ManualClock(NOW), seed=1)
+            uvicorn_url = stack.enter_context(uvicorn_server(uvicorn_sim))
+            other = stack.enter_context(orb.Orb(api_key="b", base_url=uvicorn_url, **options))
+            modes.append("uvicorn+h11, in a thread")
+            clients.append(cases(other, "uvicorn"))
+            pids.append(None)
         rows = []
-        for name in modes[0]:
-            rows.append((name, best_of([mode[name] for mode in modes], args.repeat, args.number)))
+        for name in clients[0]:
+            calls = [mode[name] for mode in clients]
+            rows.append((name, measure(calls, args.repeat, args.number, pids)))
         connections = server.connections_accepted
+    load_after = os.getloadavg()[0]
 
-    print(f"best of {args.repeat} x {args.number} calls; µs per call")
-    extra = " uvicorn+h11 | ratio |" if args.uvicorn else ""
-    print(f"| {'SDK call':<26} | {'in-process':>10} | {'server':>8} | ratio |{extra}")
-    rule = f"|{'-' * 28}|{'-' * 11}:|{'-' * 9}:|{'-' * 6}:|"
-    print(rule + ("-------------:|------:|" if args.uvicorn else ""))
+    print(
+        f"{args.repeat} rounds x {args.number} calls, modes interleaved; µs per call; load "
+        f"average (1 min) {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        "wall: best / median round; CPU: of this (client) process, best / median round (with "
+        "the server in a thread it includes the server); +server: the server process's CPU too"
+    )
+    print(
+        f"| {'SDK call':<24} | {'mode':<24} | {'wall':>11} | {'wall ratio':>10} "
+        f"| {'CPU':>11} | {'+server':>7} | {'CPU ratio':>9} |"
+    )
+    print(f"|{'-' * 26}|{'-' * 26}|{'-' * 12}:|{'-' * 11}:|{'-' * 12}:|{'-' * 8}:|{'-' * 10}:|")
     for name, timings in rows:
-        in_process, served = timings[:2]
-        ratio = served / in_process
-        line = f"| {name:<26} | {in_process:>10.0f} | {served:>8.0f} | {ratio:>4.2f}x |"
-        if args.uvicorn:
-            line += f" {timings[2]:>12.0f} | {timings[2] / in_process:>4.2f}x |"
-        print(line)
-    print(f"orbsim server connections accepted: {connections} (keep-alive)")
+        base = timings[0]
+        for mode, timing in zip(modes, timings, strict=True):
+            wall = f"{min(timing.wall):.0f} / {median(timing.wall):.0f}"
+            cpu = f"{min(timing.cpu):.0f} / {median(timing.cpu):.0f}"
+            wall_ratio = median(timing.wall) / median(base.wall)
+            cpu_total = median(timing.cpu)
+            both = "-"
+            if timing.server_cpu:
+                cpu_total += median(timing.server_cpu)
+                both = f"{cpu_total:.0f}"
+            cpu_ratio = cpu_total / median(base.cpu)
+            print(
+                f"| {name:<24} | {mode:<24} | {wall:>11} | {wall_ratio:>9.2f}x "
+                f"| {cpu:>11} | {both:>7} | {cpu_ratio:>8.2f}x |"
+            )
+    print(
+        "ratios: median round against in-process (CPU ratio: client + server CPU against the "
+        f"in-process CPU); in-thread server connections accepted: {connections} (keep-alive)"
+    )
+    for name, timings in rows:
+        floor = median(timings[2].cpu) / median(timings[0].cpu)
+        print(f"floor for {name}: the client's own CPU over HTTP is {floor:.2f}x in-process")
 
 
 if __name__ == "__main__":
