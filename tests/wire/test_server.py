@@ -7,18 +7,20 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import httpx
 import orb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from orb.types.event_ingest_params import Event
 
 from helpers.sdk import sdk
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.server import OrbSimServer
+from orbsim.wire.server import OrbSimServer, _BadRequest, _fields, _fields_line_by_line
 
 START = "2024-05-20T12:00:00+00:00"
 NOW = datetime.fromisoformat(START)
@@ -407,6 +409,87 @@ def test_http_1_0_and_connection_close_end_the_connection(stub_server: OrbSimSer
     )
     assert raw.startswith(b"HTTP/1.1 201 ")
     assert b"Connection: close\r\n" in raw
+
+
+def read_answer(sock: socket.socket, pending: bytearray) -> bytes:
+    """One answer (head and ``Content-Length`` body) from ``sock``; what follows stays in
+    ``pending``."""
+    while b"\r\n\r\n" not in pending:
+        pending += sock.recv(65536)
+    end = pending.index(b"\r\n\r\n") + 4
+    length = int(pending[:end].split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    while len(pending) < end + length:
+        pending += sock.recv(65536)
+    answer = bytes(pending[: end + length])
+    del pending[: end + length]
+    return answer
+
+
+def test_keep_alive_requests_arriving_in_pieces_or_together_are_each_read_whole(
+    stub_server: OrbSimServer, recorder: Recorder
+) -> None:
+    # After an answer, the worker waits a few ms for the connection's next request itself; a
+    # head and body arriving apart (as the SDK sends them), or a head cut anywhere, must come
+    # out whole either way, and so must two requests sent in one write.
+    pending = bytearray()
+    with socket.create_connection((stub_server.host, stub_server.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi")
+        assert read_answer(sock, pending).endswith(b"\r\n\r\nhi")
+        for pause in (0.0, 0.001, 0.003, 0.02):  # within the worker's wait, and past it
+            for piece in (b"POST /v1/b HTTP/1.1\r\nHost: loc", b"alhost\r\nContent-Len", b"gth: 5"):
+                sock.sendall(piece)
+                time.sleep(pause)
+            for piece in (b"\r\n\r", b"\nhe", b"llo"):
+                sock.sendall(piece)
+                time.sleep(pause)
+            assert read_answer(sock, pending).endswith(b"\r\n\r\nhello")
+        sock.sendall(
+            b"POST /v1/c HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\none"
+            b"GET /v1/d HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )
+        assert read_answer(sock, pending).endswith(b"\r\n\r\none")
+        assert b"Content-Length: 0\r\n" in read_answer(sock, pending)
+        assert not pending
+    assert [(r.path, r.body) for r in recorder.requests] == [
+        ("/v1/a", b"hi"),
+        *[("/v1/b", b"hello")] * 4,
+        ("/v1/c", b"one"),
+        ("/v1/d", b""),
+    ]
+    assert stub_server.connections_accepted == 1
+
+
+_NAMES = st.sampled_from(["Host", "host", "Content-Length", "Accept", "X-Stainless-OS", "a"])
+_SPACE = st.sampled_from(["", " ", "\t", " \t "])
+_GOOD_LINE = st.builds(
+    lambda name, before, value, after: f"{name}:{before}{value}{after}",
+    _NAMES,
+    _SPACE,
+    st.text(st.sampled_from(list("ab1 \t,;=\xa0\xff")), max_size=6),
+    _SPACE,
+)
+_ODD_LINE = st.sampled_from(
+    ["", " folded: x", "\tfolded", "no colon", "bad name: x", "X: a\rb", "X: \x01", ": x"]
+)
+_HEADER_LINES = st.one_of(
+    st.lists(_GOOD_LINE, max_size=6, unique_by=lambda line: line.split(":")[0].lower()),
+    st.lists(st.one_of(_GOOD_LINE, _GOOD_LINE, _ODD_LINE), max_size=8),
+)
+
+
+@given(_HEADER_LINES)
+def test_header_fields_read_in_one_pass_equal_the_line_by_line_reading(lines: list[str]) -> None:
+    # The server reads a head's fields with one regex split in the common case; the
+    # line-by-line reading (which also words every refusal) is the reference.
+    block = "".join(f"{line}\n" for line in lines)
+
+    def outcome(read: Callable[[str], dict[str, str]]) -> dict[str, str] | str:
+        try:
+            return read(block)
+        except _BadRequest as refusal:
+            return f"refused: {refusal}"
+
+    assert outcome(_fields) == outcome(_fields_line_by_line)
 
 
 def test_dispatch_exception_becomes_500_problem(stub_server: OrbSimServer) -> None:

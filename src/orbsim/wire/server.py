@@ -109,8 +109,6 @@ _LINGER = 0.005
 # connection states
 _HEAD, _BODY, _BUSY, _DRAIN = 0, 1, 2, 3
 _WAKE = object()
-_INCOMPLETE = WireRequest("", "")
-"""``_complete_request``: part of a request is here, the rest may follow."""
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -137,6 +135,10 @@ class _BadRequest(Exception):
 
 def _bad(message: str) -> _BadRequest:
     return _BadRequest(RequestValidationError(message))
+
+
+_STATUS_LINES: dict[int, str] = {}
+"""``HTTP/1.1 200 OK`` and the like, by status, as ``_encode`` first writes them."""
 
 
 def _phrase(status: int) -> str:
@@ -173,6 +175,48 @@ _FIELD_LINE = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\n"
 )
 """One well-formed header line (name, value without surrounding whitespace), LF-terminated."""
+_FIELD_SPLIT = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\n")
+"""The same lines, the value with its trailing whitespace (greedy: cheaper to match)."""
+
+
+def _fields(block: str) -> dict[str, str]:
+    """The header lines of ``block`` (each LF-terminated) by lower-case name.
+
+    The common case is one ``split`` over the block: it tiles it exactly (every text between
+    matches is empty) when every line is well-formed, and no name repeats. Anything else (a
+    malformed line to refuse, a repeated name to refuse or combine) takes the line-by-line
+    reading, which gives the same fields and the precise refusal."""
+    parts = _FIELD_SPLIT.split(block)
+    if not any(parts[::3]):
+        names = parts[1::3]
+        values = parts[2::3]
+        fields = {
+            name.lower(): value.rstrip(" \t") for name, value in zip(names, values, strict=True)
+        }
+        if len(fields) == len(names):
+            return fields
+    return _fields_line_by_line(block)
+
+
+def _fields_line_by_line(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    position = 0
+    for found in _FIELD_LINE.finditer(block):
+        if found.start() != position:
+            break
+        position = found.end()
+        name, value = found.groups()
+        value = value.rstrip(" \t")
+        key = name.lower()
+        if key in fields:
+            if key in _SINGLETONS:
+                raise _bad(f"header {name!r} was sent more than once; send it once")
+            fields[key] = f"{fields[key]}, {value}"
+        else:
+            fields[key] = value
+    if position != len(block):
+        _diagnose(block[position:].split("\n"))
+    return fields
 
 
 def _diagnose(lines: list[str]) -> None:
@@ -220,24 +264,7 @@ class _Head:
             raise _bad(f"HTTP version {version[:20]!r} is not supported; send HTTP/1.1")
         if not target or _BAD_TARGET.search(target):
             raise _bad(f"malformed request target {target[:80]!r}")
-        fields: dict[str, str] = {}
-        position = 0
-        rest += "\n"
-        for found in _FIELD_LINE.finditer(rest):  # the common case: one regex over the block
-            if found.start() != position:
-                break
-            position = found.end()
-            name, value = found.groups()
-            value = value.rstrip(" \t")
-            key = name.lower()
-            if key in fields:
-                if key in _SINGLETONS:
-                    raise _bad(f"header {name!r} was sent more than once; send it once")
-                fields[key] = f"{fields[key]}, {value}"
-            else:
-                fields[key] = value
-        if position != len(rest):
-            _diagnose(rest[position:].split("\n"))
+        fields = _fields(rest + "\n")
         self.method = method.upper()
         self.target = target
         if not target.startswith("/"):  # absolute-form request target
@@ -891,12 +918,14 @@ class OrbSimServer:
         the connection back to the loop (or close it)."""
         keep = False
         conn.sock.settimeout(self.write_timeout)  # blocking, bounded, while a worker owns it
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
         try:
             while True:
                 keep = self._answer_one(conn, request)
                 if not keep:
                     break
-                following = self._linger(conn)
+                following = self._linger(conn, poller)
                 if following is None:
                     break
                 request = following
@@ -942,17 +971,31 @@ class OrbSimServer:
             self._log_line(conn, head.method, head.target, response)
         return keep
 
-    def _linger(self, conn: _Conn) -> WireRequest | None:
+    def _linger(self, conn: _Conn, poller: select.poll) -> WireRequest | None:
         """The connection's next request if it arrives, complete and unremarkable, within
         ``_LINGER`` while no other request waits for a worker; else None (the loop takes over,
-        with whatever arrived, so every check and timeout still applies)."""
+        with whatever arrived, so every check and timeout still applies). The head is read
+        once, when it is complete, even if the body follows later (the SDK sends them apart)."""
         deadline = time.monotonic() + _LINGER
-        poller = select.poll()
-        poller.register(conn.sock, select.POLLIN)
+        buffer = conn.buffer
+        head: _Head | None = None
+        end = -1
         while True:
-            request = self._complete_request(conn)
-            if request is not _INCOMPLETE:
-                return request
+            if head is None:
+                end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+                if end != -1:
+                    head = self._plain_head(buffer, end)
+                    if head is None:
+                        return None
+                elif len(buffer) > MAX_HEAD or b"\n\n" in buffer:
+                    return None
+            if head is not None:
+                size = end + 4 + head.length
+                if len(buffer) >= size:
+                    body = bytes(buffer[end + 4 : size])
+                    del buffer[:size]
+                    conn.head = head
+                    return WireRequest(head.method, head.path, head.query, head.fields, body)
             if self._jobs or self._closing or time.monotonic() >= deadline:
                 return None
             if not poller.poll(1):
@@ -963,17 +1006,11 @@ class OrbSimServer:
                 return None
             if not data:
                 return None  # the loop sees the end of the stream too, and closes
-            conn.buffer += data
+            buffer += data  # in place: this is conn.buffer
 
-    def _complete_request(self, conn: _Conn) -> WireRequest | None:
-        """A request wholly in the buffer that needs none of the loop's handling (no refusal,
-        no chunked body, no 100-continue, within the size limit), consumed; ``_INCOMPLETE``
-        while such a request may still be arriving (the SDK sends head and body apart); None
-        when the loop must take over."""
-        buffer = conn.buffer
-        end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
-        if end == -1:
-            return _INCOMPLETE if len(buffer) <= MAX_HEAD and b"\n\n" not in buffer else None
+    def _plain_head(self, buffer: bytearray, end: int) -> _Head | None:
+        """The head ending at ``end`` if its request needs none of the loop's handling (no
+        refusal, no chunked body, no 100-continue, within the size limit); else None."""
         if end == 0:
             return None
         try:
@@ -983,13 +1020,7 @@ class OrbSimServer:
             return None
         if head.chunked or head.expect or head.length > self.sim.settings.max_request_bytes:
             return None
-        size = end + 4 + head.length
-        if len(buffer) < size:
-            return _INCOMPLETE
-        body = bytes(buffer[end + 4 : size])
-        del buffer[:size]
-        conn.head = head
-        return WireRequest(head.method, head.path, head.query, head.fields, body)
+        return head
 
     def _log_line(self, conn: _Conn, method: str, target: str, response: WireResponse) -> None:
         sys.stderr.write(
@@ -1020,7 +1051,12 @@ def _encode(
     """The response's bytes: its own headers (hop-by-hop ones replaced), length (or chunked
     encoding), connection."""
     status = response.status
-    lines = [f"HTTP/1.1 {status} {_phrase(status)}"]
+    status_line = _STATUS_LINES.get(status)
+    if status_line is None:
+        status_line = f"HTTP/1.1 {status} {_phrase(status)}"
+        if 100 <= status <= 599:
+            _STATUS_LINES[status] = status_line
+    lines = [status_line]
     for name, value in response.headers:
         if name.lower() in _HOP_BY_HOP or "\r" in value or "\n" in value:
             continue  # a header value can never split the response
