@@ -195,15 +195,12 @@ class Events:
                 self.backfills.check_accepting(backfill, now)
             accepted = self._validate_batch(events, now, backfill)
             store = engine.state.events
-            if backfill is None:
-                for item in accepted:
-                    store.add(StoredEvent(*item, now, None))
-            else:
-                for item in accepted:
-                    event = StoredEvent(*item, now, backfill)
+            stored = [StoredEvent(*item, now, backfill) for item in accepted]
+            if backfill is not None:
+                for event in stored:
                     backfill.events[event.id] = event
-                    store.add(event)
                 backfill.events_ingested += len(accepted)
+            store.extend(stored)
             if engine.state.webhooks.endpoints:
                 self._announce_unmatched(accepted, now)
             if not debug:
