@@ -500,6 +500,9 @@ class StateFile:
         self._state_bytes = 0
         self._reading: JournalReading | None = None
         """What ``replay`` found, for ``begin``."""
+        self._replayed_base: str | None = None
+        """The sha256 of the state file ``replay`` read, for ``begin`` (nothing writes the file
+        between them, and hashing a large one twice costs a restart about 0.1 s per 100 MB)."""
         self._compaction: _Compaction | None = None
         """The compaction in progress, if any (one at a time)."""
         self.lock = lock
@@ -527,6 +530,7 @@ class StateFile:
         base = hashlib.sha256(self.path.read_bytes()).hexdigest()
         found = reading(self.journal_path, base)
         self._reading = found
+        self._replayed_base = base
         sim = self.sim
         for number, entry in enumerate(found.entries, start=1):
             request = _with_auth(entry.request, _replay_auth(sim))
@@ -559,13 +563,14 @@ class StateFile:
             if self.lock is None:
                 self.lock = StateLock(self.path)
             found = self._reading
+            base, self._replayed_base = self._replayed_base, None  # None: nothing was replayed
             size = self.path.stat().st_size if self.path.exists() else 0
             if found is not None and self.journal_path.exists():
                 if found.end is not None:
                     os.truncate(self.journal_path, found.end)
                     self._switch_journal(found.end, size)
                 else:
-                    base = hashlib.sha256(self.path.read_bytes()).hexdigest()
+                    assert base is not None  # replay read the state file to find this journal
                     data = _header(base) + b"".join(line + b"\n" for line in found.lines)
                     temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
                     statefile.write_atomically(temp, data)
@@ -573,7 +578,8 @@ class StateFile:
                     self._switch_journal(len(data), size)
                 self.journalled = len(found.entries)
             if size > _REWRITE_LIMIT and self._fd < 0:
-                self._new_journal()  # a large state file without a journal (a dump): no rewrite
+                # a large state file without a journal (a dump): no rewrite
+                self._new_journal(base)
             if size <= _REWRITE_LIMIT:
                 self.compact()
 
@@ -674,10 +680,14 @@ class StateFile:
                     self._compaction = None
             compaction.done.set()
 
-    def _new_journal(self) -> None:
-        """An empty journal continuing whatever ``path`` is now (none: an empty state)."""
-        base = hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path.exists() else ""
-        header = _header(base)
+    def _state_digest(self) -> str:
+        """The sha256 of the state file as it is now ("": there is none)."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path.exists() else ""
+
+    def _new_journal(self, base: str | None = None) -> None:
+        """An empty journal continuing whatever ``path`` is now (none: an empty state);
+        ``base`` is its sha256 when the caller already has it."""
+        header = _header(self._state_digest() if base is None else base)
         temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
         statefile.write_atomically(temp, header)
         os.replace(temp, self.journal_path)
