@@ -37,9 +37,14 @@ NOW = "2024-05-20T12:00:00+00:00"
 AUTH = {"authorization": "Bearer k", "content-type": "application/json"}
 
 
-def filled(size: int) -> tuple[OrbSim, list[str]]:
+def filled(size: int, shape: str = "dense") -> tuple[OrbSim, list[str]]:
+    """A simulator with ``size`` events: ``dense``, 50 customers in turn and timestamps repeating
+    every 39,000 s; ``spread``, 1,000 customers and every timestamp distinct (microseconds)."""
     sim = OrbSim(clock=PinnableManualClock(NOW), seed=0)
-    customers = [sim.customers.create(name=f"c{i}", email=f"c{i}@bench.test").id for i in range(50)]
+    count = 50 if shape == "dense" else 1000
+    customers = [
+        sim.customers.create(name=f"c{i}", email=f"c{i}@bench.test").id for i in range(count)
+    ]
     now = sim.now()
     for start in range(0, size, 500):
         sim.events.ingest(
@@ -47,8 +52,14 @@ def filled(size: int) -> tuple[OrbSim, list[str]]:
                 {
                     "idempotency_key": f"fill-{n}",
                     "event_name": "api_call",
-                    "customer_id": customers[n % 50],
-                    "timestamp": (now - timedelta(seconds=n % 39_000)).isoformat(),
+                    "customer_id": customers[n % 50]
+                    if shape == "dense"
+                    else customers[(n * 7919) % count],
+                    "timestamp": (
+                        now - timedelta(seconds=n % 39_000)
+                        if shape == "dense"
+                        else now - timedelta(microseconds=n * 39_001)
+                    ).isoformat(),
                     "properties": {"region": "eu", "n": n},
                 }
                 for n in range(start, min(size, start + 500))

@@ -1,20 +1,22 @@
 """On-disk forms for the bulk of a state file (the events), by what a restart pays to load them.
 
-For a simulator holding N stored events (default 200,000), writes and then loads the state as
+For a simulator holding N stored events (default 200,000; ``--shape spread`` for 1,000 customers
+and every timestamp distinct, as real traffic is, instead of ``bench_state_file.filled``'s 50
+customers and repeating times), writes and then loads the state as
 
-* version 3 (today): JSON, one array per event (``statefile.fields.EVENT_COLUMNS``), loaded by
-  ``statefile.read`` with the garbage collector paused, and with it running (the difference the
+* version 4 (today): JSON, the events in blocks of columns (``orbsim.statefile.events``), loaded
+  by ``statefile.read`` with the garbage collector paused, and with it running (the difference the
   pause makes);
-* version 2: JSON, one object per event (``key: value`` for every field and version), loaded by
-  today's ``statefile.read`` (which migrates it to rows first);
+* version 3: JSON, one array per event (``statefile.events.ROW``), migrated to blocks on load;
+* version 2: JSON, one object per event (``key: value`` for every field and version), migrated;
 * sqlite3 in WAL mode: the standard library's embedded database, one row per event in a table
-  (properties and later versions as JSON text), the other fields as the version-3 document; loaded
-  with one ``SELECT`` into the same rows, then the same decoder.
+  (properties and later versions as JSON text), the other fields as a JSON document; loaded with
+  one ``SELECT`` into version-3 rows, then the same migration and decoder.
 
-Each load ends with the same ``EventStore`` (every index built). Seconds (wall, then CPU) and
-file sizes; the best of ``--runs``.
+Each load ends with the same ``EventStore``. Seconds (wall, then CPU) and file sizes; the best of
+``--runs``.
 
-    python benchmarks/bench_state_formats.py [--events 200000] [--runs 3]
+    python benchmarks/bench_state_formats.py [--events 200000] [--runs 3] [--shape dense]
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench_state_file import filled
 from orbsim import statefile
-from orbsim.statefile._reader import Reader
-from orbsim.statefile.fields import CODECS
 
 V2_KEYS = ("id", "timestamp", "customer_id", "external_customer_id", "backfill_id")
 
@@ -44,6 +45,31 @@ def best(runs: int, call: Callable[[], object]) -> tuple[float, float]:
         call()
         found = min(found, (time.perf_counter() - wall, time.process_time() - cpu))
     return found
+
+
+def as_v3(document: dict[str, Any]) -> dict[str, Any]:
+    """A version-4 document in version 3's shape (one row per event)."""
+    rows: list[list[Any]] = []
+    for block in document["state"]["events"]:
+        later = dict(block.get("later", []))
+        codes = block.get("backfill", [None] * len(block["id"]))
+        for i, event_id in enumerate(block["id"]):
+            customer_id, alias = block["owners"][block["owner"][i]]
+            code = codes[i]
+            rows.append(
+                [
+                    event_id,
+                    block["timestamp"][i],
+                    customer_id,
+                    alias,
+                    None if code is None else block["backfills"][code],
+                    block["event_names"][block["event_name"][i]],
+                    block["properties"][i],
+                    block["times"][block["ingested_at"][i]],
+                    later.get(i),
+                ]
+            )
+    return {**document, "version": 3, "state": {**document["state"], "events": rows}}
 
 
 def as_v2(document: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +128,8 @@ def read_sqlite(path: Path) -> object:
             )
         ]
         db.close()
-        state = document["state"]
-        state["events"] = rows
-        decoded: dict[str, Any] = {
-            "backfills": CODECS["backfills"].decode(Reader(state, "state"), "backfills", {})
-        }
-        return CODECS["events"].decode(Reader(state, "state"), "events", decoded)
+        document["state"]["events"] = rows
+        return statefile.decode(document)
     finally:
         if paused:
             gc.enable()
@@ -121,41 +143,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shape", choices=("dense", "spread"), default="dense")
     args = parser.parse_args()
-    sim, _ = filled(args.events)
+    sim, _ = filled(args.events, args.shape)
     rows: list[tuple[str, int, tuple[float, float], tuple[float, float]]] = []
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        v3 = directory / "v3.json"
-        write = best(1, lambda: sim.dump(v3))
-        document = json.loads(v3.read_bytes())
-        rows.append(
-            (
-                "version 3: JSON rows (today)",
-                v3.stat().st_size,
-                write,
-                best(args.runs, lambda: statefile.read(v3)),
-            )
-        )
-        rows.append(
-            (
-                "version 3, garbage collector running",
-                v3.stat().st_size,
-                write,
-                best(args.runs, lambda: read_with_gc(v3)),
-            )
-        )
-        v2 = directory / "v2.json"
-        v2_document = as_v2(document)
-        write2 = best(1, lambda: v2.write_text(json.dumps(v2_document)))
-        rows.append(
-            (
-                "version 2: JSON objects (migrated on load)",
-                v2.stat().st_size,
-                write2,
-                best(args.runs, lambda: statefile.read(v2)),
-            )
-        )
+        v4 = directory / "v4.json"
+        write = best(1, lambda: sim.dump(v4))
+        for label, load in (
+            ("version 4: JSON blocks of columns (today)", statefile.read),
+            ("version 4, garbage collector running", read_with_gc),
+        ):
+            rows.append((label, v4.stat().st_size, write, best(args.runs, partial(load, v4))))
+        document = as_v3(json.loads(v4.read_bytes()))
+        for label, path, data in (
+            ("version 3: JSON rows (migrated on load)", directory / "v3.json", document),
+            ("version 2: JSON objects (migrated on load)", directory / "v2.json", as_v2(document)),
+        ):
+            written = best(1, partial(path.write_text, json.dumps(data)))
+            loaded = best(args.runs, partial(statefile.read, path))
+            rows.append((label, path.stat().st_size, written, loaded))
         db = directory / "state.sqlite"
         write3 = best(1, lambda: write_sqlite(db, document))
         rows.append(

@@ -4,7 +4,9 @@ short scripted scenario and prints what happened."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import hashlib
 import signal
 import sys
 import threading
@@ -96,6 +98,9 @@ def serve(
             return 1
         try:
             print(f"orbsim listening on {server.base_url}", flush=True)
+            threading.Thread(
+                target=_index_events, args=(sim, stop), name="orbsim-index", daemon=True
+            ).start()
             while not stop.wait(0.5):
                 pass
         finally:
@@ -110,6 +115,39 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 1 if failed.is_set() else 0
+
+
+class _Digest(threading.Thread):
+    """The sha256 of a file, taken in a thread (what ``StateFile.replay`` matches the journal
+    against): the state file is locked, so it is the file ``OrbSim.load`` reads meanwhile."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="orbsim-digest", daemon=True)
+        self.path = path
+        self.digest: str | None = None
+        self.start()
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):  # replay then reads and hashes the file itself
+            self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def result(self) -> str | None:
+        self.join()
+        return self.digest
+
+
+_INDEX_SLICE = 20_000
+"""Events indexed per hold of the lock after a start: about 20 ms, the longest a request waits."""
+
+
+def _index_events(sim: OrbSim, stop: threading.Event) -> None:
+    """Build a loaded state's hour indexes in slices, between requests (``Engine.index_events``),
+    then move them out of the cyclic collector's sight like the rest of the loaded state."""
+    while not stop.is_set():
+        if sim.engine.index_events(_INDEX_SLICE):
+            gc.freeze()
+            return
+        stop.wait(0.001)
 
 
 def _prepare(
@@ -159,12 +197,13 @@ def _prepare_locked(
         )
     else:
         assert state is not None
+        digest = _Digest(Path(state))  # on the other core: hashlib lets go of the GIL
         sim = OrbSim.load(state)
         saved = sim.clock
         manual = isinstance(saved, ManualClock)
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
         state_file = StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
-        state_file.replay()
+        state_file.replay(digest.result())
         if overrides or assignments:
             merged = Settings.model_validate({**sim.settings.model_dump(), **overrides})
             sim.settings = apply_assignments(merged, assignments)

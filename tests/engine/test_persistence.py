@@ -32,7 +32,6 @@ from orbsim import ManualClock, OrbError, OrbSim, Settings, SystemClock, statefi
 from orbsim.engine.state import AccountState
 from orbsim.engine.store import StoredEvent
 from orbsim.engine.timeparse import iso
-from orbsim.statefile.fields import EVENT_COLUMNS
 from orbsim.testing import OrbStateMachine
 
 DELAY = timedelta(hours=1)
@@ -562,13 +561,38 @@ def test_dump_and_load_round_trip_exactly(world: World, tmp_path: Path) -> None:
     assert fingerprint(loaded) == fingerprint(world.sim)
 
 
+def event_rows(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A state file's event blocks (``orbsim.statefile.events``) as one dict per event."""
+    rows = []
+    for block in blocks:
+        later = dict(block.get("later", []))
+        codes = block.get("backfill", [None] * len(block["id"]))
+        for i, event_id in enumerate(block["id"]):
+            customer_id, alias = block["owners"][block["owner"][i]]
+            code = codes[i]
+            rows.append(
+                {
+                    "id": event_id,
+                    "timestamp": block["timestamp"][i],
+                    "customer_id": customer_id,
+                    "external_customer_id": alias,
+                    "backfill_id": None if code is None else block["backfills"][code],
+                    "event_name": block["event_names"][block["event_name"][i]],
+                    "properties": block["properties"][i],
+                    "ingested_at": block["times"][block["ingested_at"][i]],
+                    "later_versions": later.get(i),
+                }
+            )
+    return rows
+
+
 def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     world.sim.dump(path, indent=2)
     data = json.loads(path.read_text())
 
     assert list(data) == ["format", "version", "clock", "extensions", "state"]
-    assert (data["format"], data["version"]) == ("orbsim-state", 3)
+    assert (data["format"], data["version"]) == ("orbsim-state", 4)
     assert data["clock"] == {"now": "2024-03-01T02:30:00Z", "manual": True}
     state = data["state"]
     assert list(state) == [
@@ -591,14 +615,15 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
         "webhooks",
         "invoices",
         "invoice_timers",
-        "events",  # the bulk, last, one row per event
+        "events",  # the bulk, last, blocks of columns
     ]
     assert state["webhooks"]["endpoints"] == []
     assert state["settings"]["reflection_delay"] == "PT1H"
-    [a21] = [dict(zip(EVENT_COLUMNS, e, strict=True)) for e in state["events"] if e[0] == "a21"]
+    [a21] = [e for e in event_rows(state["events"]) if e["id"] == "a21"]
     assert [v[0] for v in a21["later_versions"]] == ["amended", "amended"]
     assert a21["later_versions"][-1] == ["amended", "renamed", {"n": 2, "v": True}, MIDNIGHT_Z]
     assert a21["timestamp"].endswith("Z") and a21["ingested_at"].endswith("Z")
+    assert len(event_rows(state["events"])) == world.sim.engine.state.events.count
     [b3] = [b for b in state["backfills"] if b["id"] == world.ids["b3"]]
     assert b3["deprecation_filter"] == "region = 'eu' OR n > 25"
     assert b3["status"] == "reflected"
@@ -606,7 +631,7 @@ def test_the_state_file_is_readable_json(world: World, tmp_path: Path) -> None:
     assert [c["deleted"] for c in state["customers"]] == [False, False, True, False, False]
     assert state["amend_quota"]["window"] == "P100D"
     # ``dup`` of b2 is listed before ``dup`` of b1, as it was ingested
-    dups = [e[4] for e in state["events"] if e[0] == "dup"]
+    dups = [e["backfill_id"] for e in event_rows(state["events"]) if e["id"] == "dup"]
     assert dups == [world.ids["b2"], world.ids["b1"]]
 
 
@@ -649,6 +674,11 @@ def _write(path: Path, data: Any) -> Path:
     return path
 
 
+def _first_with(state: dict[str, Any], key: str) -> dict[str, Any]:
+    """The first event block of ``state`` that has ``key``."""
+    return next(b for b in state["events"] if key in b)
+
+
 def test_load_refuses_other_formats_and_versions(world: World, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     world.sim.dump(path)
@@ -660,8 +690,8 @@ def test_load_refuses_other_formats_and_versions(world: World, tmp_path: Path) -
         OrbSim.load(_write(tmp_path / "b.json", {"version": 1}))
     with pytest.raises(ValueError, match="not an orbsim state file"):
         OrbSim.load(_write(tmp_path / "c.json", [1, 2]))
-    with pytest.raises(ValueError, match="unsupported orbsim state file version 4"):
-        OrbSim.load(_write(tmp_path / "d.json", {**good, "version": 4}))
+    with pytest.raises(ValueError, match="unsupported orbsim state file version 5"):
+        OrbSim.load(_write(tmp_path / "d.json", {**good, "version": 5}))
     with pytest.raises(ValueError, match="version '1'"):
         OrbSim.load(_write(tmp_path / "e.json", {**good, "version": "1"}))
     (tmp_path / "f.json").write_text("{not json")
@@ -673,14 +703,65 @@ def test_load_refuses_other_formats_and_versions(world: World, tmp_path: Path) -
     ("change", "message"),
     [
         (lambda d: d.pop("events"), "missing key 'events'"),
-        (lambda d: d["events"][0].__setitem__(1, "yesterday"), "not an ISO 8601 time"),
-        (lambda d: d["events"][0].__setitem__(1, "2024-02-01T00:00:00"), "no UTC offset"),
-        (lambda d: d["events"][0].__setitem__(4, "nope"), "unknown backfill 'nope'"),
-        (lambda d: d["events"][0].__setitem__(8, [["ingested", "x", {}, MIDNIGHT_Z]]), "later"),
-        (lambda d: d["events"][0].__setitem__(6, [1]), "a properties object"),
-        (lambda d: d["events"][0].pop(), "expected a row of 9 values"),
-        (lambda d: d["events"][0].__setitem__(3, "alias"), "exactly one of customer_id"),
+        (
+            lambda d: d["events"][0]["timestamp"].__setitem__(1, "yesterday"),
+            r"timestamp\[1\]: 'yesterday' is not an ISO 8601",
+        ),
+        (
+            lambda d: d["events"][0]["timestamp"].__setitem__(2, "2024-02-01T00:00:00"),
+            r"timestamp\[2\]: .* no UTC offset",
+        ),
+        (
+            lambda d: d["events"][0]["timestamp"].__setitem__(0, 7),
+            r"timestamp\[0\]: expected an ISO 8601 time, got 7",
+        ),
+        (
+            lambda d: d["events"][0]["timestamp"].pop(),
+            r"events\[0\]\.timestamp: expected \d+ values",
+        ),
+        (lambda d: d["events"][0]["id"].__setitem__(3, None), r"id\[3\]: expected a string id"),
+        (
+            lambda d: d["events"][0]["properties"].__setitem__(4, [1]),
+            r"properties\[4\]: expected a properties object",
+        ),
+        (lambda d: d["events"][0]["owner"].__setitem__(0, 99), "code 99 is outside owners"),
+        (lambda d: d["events"][0]["owner"].__setitem__(0, -1), "code -1 is outside owners"),
+        (
+            lambda d: d["events"][0]["owner"].__setitem__(0, True),
+            r"owner\[0\]: expected a code into owners",
+        ),
+        (
+            lambda d: d["events"][0]["owners"].__setitem__(0, ["a", "alias"]),
+            "exactly one of customer_id",
+        ),
+        (
+            lambda d: d["events"][0]["owners"].__setitem__(0, [None, None]),
+            "exactly one of customer_id",
+        ),
+        (lambda d: d["events"][0]["event_names"].__setitem__(0, 1), "expected an event name"),
+        (lambda d: d["events"][0]["ingested_at"].__setitem__(0, 1000), "outside times"),
+        (lambda d: d["events"][0]["times"].__setitem__(0, "noon"), "not an ISO 8601 time"),
+        (
+            lambda d: _first_with(d, "backfills").__setitem__("backfills", ["nope"]),
+            "unknown backfill 'nope'",
+        ),
+        (lambda d: _first_with(d, "backfill")["backfill"].pop(), "codes into backfills"),
+        (
+            lambda d: _first_with(d, "later")["later"][0][1].__setitem__(
+                0, ["ingested", "x", {}, MIDNIGHT_Z]
+            ),
+            "later",
+        ),
+        (
+            lambda d: _first_with(d, "later")["later"].__setitem__(0, [10**6, []]),
+            "outside the block",
+        ),
+        (
+            lambda d: d["events"][0]["id"].__setitem__(1, d["events"][0]["id"][0]),
+            "duplicate event id",
+        ),
         (lambda d: d["events"].append(d["events"][0]), "duplicate event id"),
+        (lambda d: d["events"].append([1]), r"events\[\d+\]: expected an object"),
         (lambda d: d["backfills"][0].update(status="done"), "unknown backfill status"),
         (lambda d: d["backfills"][0].update(deprecation_filter="a ="), "deprecation_filter"),
         (lambda d: d.update(backfill_queue=["nope"]), "unknown backfill id"),
@@ -829,12 +910,58 @@ def test_a_version_2_file_loads_into_the_state_it_was_written_from(tmp_path: Pat
         name="Keyed", email="k@keyed.test", idempotency_key="key-1"
     )
     assert replay.headers["Idempotent-Replayed"] == "true"
-    # written again, it is a version-3 file with the API's times, and it loads the same
-    loaded.dump(tmp_path / "v3.json")
-    text = (tmp_path / "v3.json").read_text()
-    assert json.loads(text)["version"] == 3
+    # written again, it is a current file with the API's times, and it loads the same
+    loaded.dump(tmp_path / "again.json")
+    text = (tmp_path / "again.json").read_text()
+    assert json.loads(text)["version"] == statefile.VERSION
     assert "+00:00" not in text
-    assert fingerprint(OrbSim.load(tmp_path / "v3.json")) == fingerprint(expected)
+    assert fingerprint(OrbSim.load(tmp_path / "again.json")) == fingerprint(expected)
+
+
+V3_FILE = Path(__file__).parent.parent / "statefile" / "data" / "state-v3.json"
+"""Written by orbsim at commit 4d0db74 (state file version 3, one row per event): the same steps
+as ``V1_FILE``, then ``sim.dump(path, indent=1)``."""
+
+
+def test_a_version_3_file_loads_into_the_state_it_was_written_from(tmp_path: Path) -> None:
+    assert json.loads(V3_FILE.read_text())["version"] == 3
+    world = build_world()
+    expected = world.sim
+    expected.client().customers.create(name="Keyed", email="k@keyed.test", idempotency_key="key-1")
+
+    loaded = OrbSim.load(V3_FILE)
+    assert fingerprint(loaded) == fingerprint(expected)
+    assert store_shape(loaded) == store_shape(expected)
+    replay = loaded.client().customers.with_raw_response.create(
+        name="Keyed", email="k@keyed.test", idempotency_key="key-1"
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    loaded.dump(tmp_path / "v4.json")
+    assert json.loads((tmp_path / "v4.json").read_text())["version"] == 4
+    assert fingerprint(OrbSim.load(tmp_path / "v4.json")) == fingerprint(expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda rows: rows[3].pop(), r"state.events\[3\]: expected a row of 9 values"),
+        (
+            lambda rows: rows[5].__setitem__(2, 7),
+            r"state.events\[5\]: customer_id: expected a string",
+        ),
+        (lambda rows: rows[0].__setitem__(1, "yesterday"), "not an ISO 8601 time"),
+        (lambda rows: rows[0].__setitem__(4, "nope"), "unknown backfill 'nope'"),
+        (lambda rows: rows[0].__setitem__(3, "alias"), "exactly one of customer_id"),
+        (lambda rows: rows.append(rows[0]), "duplicate event id"),
+    ],
+)
+def test_a_broken_version_3_file_names_what_is_wrong(
+    tmp_path: Path, change: Callable[[list[Any]], Any], message: str
+) -> None:
+    data = json.loads(V3_FILE.read_text())
+    change(data["state"]["events"])
+    with pytest.raises(ValueError, match=message):
+        OrbSim.load(_write(tmp_path / "broken.json", data))
 
 
 def test_state_files_write_utc_times_as_the_api_does(world: World, tmp_path: Path) -> None:

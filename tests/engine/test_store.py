@@ -41,3 +41,74 @@ def test_a_frozen_view_keeps_the_versions_of_its_moment() -> None:
     frozen.release()  # released: later changes keep nothing for it
     store.amend(store.live["a"], "again", {}, later)
     assert [len(versions) for _, versions in store.freeze()] == [3, 2, 1]
+
+
+def _shape(store: EventStore) -> tuple[object, ...]:
+    def ids(index: dict[int, list[StoredEvent]]) -> dict[int, list[str]]:
+        return {hour: [e.id for e in bucket] for hour, bucket in index.items()}
+
+    return (
+        ids(store.by_hour),
+        {key: ids(index) for key, index in store.by_customer_id.items()},
+        {key: ids(index) for key, index in store.by_alias.items()},
+        list(store.live),
+        store.count,
+    )
+
+
+def _events(count: int) -> list[StoredEvent]:
+    out = []
+    for n in range(count):
+        at = AT + timedelta(minutes=37 * n)
+        customer, alias = ("cus", None) if n % 3 else (None, f"alias-{n % 2}")
+        out.append(
+            StoredEvent(f"e{n}", "call", {"n": n}, at, hour_of(at), customer, alias, AT, None)
+        )
+    return out
+
+
+def test_adopted_events_are_indexed_by_hour_on_first_use_as_extend_would() -> None:
+    eager, lazy = EventStore(), EventStore()
+    events = _events(40)
+    eager.extend(events[:25])
+    eager.extend(events[25:])
+    lazy.adopt(events[:25])
+    assert list(lazy.live) == [e.id for e in events[:25]]  # ids at once: dedup and amend work
+    lazy.extend(events[25:])  # while the hour indexes wait, a batch joins them
+    assert not lazy.settle(limit=0)
+    assert _shape(lazy) == _shape(eager)  # the first read built them, in ingestion order
+    assert lazy.settle(limit=0)
+
+
+def test_settle_builds_the_hour_indexes_in_slices() -> None:
+    eager, lazy = EventStore(), EventStore()
+    events = _events(10)
+    eager.extend(events)
+    lazy.adopt(events)
+    done = [lazy.settle(limit=4) for _ in range(3)]
+    assert done == [False, False, True]
+    assert _shape(lazy) == _shape(eager)
+
+
+def test_the_engine_indexes_a_loaded_state_in_slices() -> None:
+    from orbsim import ManualClock, OrbSim
+
+    sim = OrbSim(clock=ManualClock(AT + timedelta(hours=1)))
+    customer = sim.customers.create(name="A", email="a@a.test")
+    sim.events.ingest(
+        events=[
+            {
+                "idempotency_key": f"k{n}",
+                "event_name": "call",
+                "customer_id": customer.id,
+                "timestamp": (AT - timedelta(minutes=n)).isoformat(),
+                "properties": {},
+            }
+            for n in range(5)
+        ]
+    )
+    adopted = EventStore()
+    adopted.adopt(list(sim.engine.state.events.order))
+    sim.engine.state.events = adopted
+    assert [sim.engine.index_events(2) for _ in range(3)] == [False, False, True]
+    assert sum(len(b) for b in adopted.by_hour.values()) == 5

@@ -88,7 +88,7 @@ def test_the_answers_conform_to_the_document(http: httpx.Client) -> None:
     _conforms(requests, "RequestList")
     state = http.get("/_orbsim/state")
     assert state.headers["transfer-encoding"] == "chunked"
-    assert state.json()["state"]["events"][0][0] == "e1"
+    assert state.json()["state"]["events"][0]["id"][0] == "e1"
     _conforms(state.json(), "State")
     _conforms(http.get("/_orbsim/settings").json(), "Settings")
     change = {"grace_period": "1h", "rate_limit_preset": "orb_test_mode", "api_keys": ["k"]}

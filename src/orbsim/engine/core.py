@@ -163,6 +163,14 @@ class Engine:
         with self._transaction as now:
             return now, self.state.copy()
 
+    def index_events(self, limit: int | None = None) -> bool:
+        """Build (at most ``limit`` more of) the event store's hour indexes, under the lock;
+        returns whether they are complete. A loaded state builds them on first use anyway
+        (``EventStore.settle``): ``orbsim serve`` calls this in slices after a start, so the
+        first read does not wait for a million events."""
+        with self.lock:
+            return self.state.events.settle(limit)
+
     def swap(self, state: AccountState) -> AccountState:
         """Install ``state`` (the caller gives up ownership of it); returns the one replaced."""
         with self.lock:

@@ -4,11 +4,16 @@ Events are plain ``__slots__`` objects, indexed by id and by UTC hour (globally 
 identifier), so that amend/search by id are O(1) and a customer-month view touches only that
 customer's events.
 
-``EventStore.order`` lists every event in ingestion order (every other index is consistent with
-it), and ``EventStore.freeze`` gives a consistent view of all events as they are at that moment
-without copying them: events are only ever appended, and the store's ``amend``/``deprecate`` keep
-the version list an event had when frozen (copy on write). A state file is written from such a
-view while the store keeps changing (``orbsim.statefile.snapshot``).
+``EventStore.order`` lists every event in ingestion order; every other index is built from it, in
+its order. The hour indexes are built on first use: a state file's load (``adopt``) lists its
+events and indexes them by id, and the first read that needs an hour index (or ``settle``, which
+``orbsim serve`` calls in slices after a start) builds the rest from ``order``, exactly as
+``extend`` would have.
+
+``EventStore.freeze`` gives a consistent view of all events as they are at that moment without
+copying them: events are only ever appended, and the store's ``amend``/``deprecate`` keep the
+version list an event had when frozen (copy on write). A state file is written from such a view
+while the store keeps changing (``orbsim.statefile.snapshot``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -127,6 +133,10 @@ class StoredEvent:
         }
 
 
+_ID = attrgetter("id")
+_BACKFILL = attrgetter("backfill")
+
+
 def hour_of(timestamp: datetime) -> int:
     """Hours since the epoch (floor), the bucket an event belongs to."""
     return int(timestamp.timestamp() // 3600)
@@ -137,38 +147,49 @@ class EventStore:
 
     def __init__(self) -> None:
         self.live: dict[str, StoredEvent] = {}
-        self.by_hour: HourIndex = {}
-        self.by_customer_id: dict[str, HourIndex] = {}
-        self.by_alias: dict[str, HourIndex] = {}
         self.backfill_events: dict[str, list[StoredEvent]] = {}
         self.count = 0
         self.order: list[StoredEvent] = []
-        """Every event, in ingestion order (the order ``add`` saw them)."""
+        """Every event, in ingestion order (the order ``extend`` and ``adopt`` saw them)."""
+        self._by_hour: HourIndex = {}
+        self._by_customer_id: dict[str, HourIndex] = {}
+        self._by_alias: dict[str, HourIndex] = {}
+        self._indexed = 0
+        """How many events of ``order`` (its first ones) the hour indexes hold."""
         self._frozen: tuple[dict[StoredEvent, list[Version]], ...] = ()
+
+    @property
+    def by_hour(self) -> HourIndex:
+        """Every event by the UTC hour of its timestamp, each bucket in ingestion order."""
+        if self._indexed < len(self.order):
+            self.settle()
+        return self._by_hour
+
+    @property
+    def by_customer_id(self) -> dict[str, HourIndex]:
+        """Events sent with a ``customer_id``, by that id, then by hour."""
+        if self._indexed < len(self.order):
+            self.settle()
+        return self._by_customer_id
+
+    @property
+    def by_alias(self) -> dict[str, HourIndex]:
+        """Events sent with an ``external_customer_id`` only, by that alias, then by hour."""
+        if self._indexed < len(self.order):
+            self.settle()
+        return self._by_alias
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EventStore:
         """Written out rather than left to ``copy.deepcopy``'s generic walk, several times faster
-        on large stores; every index of the copy points at the same copied events."""
+        on large stores: the events are copied in ingestion order and the copy's indexes are
+        built from them (so they are the same), on first use."""
         copied = EventStore()
         memo[id(self)] = copied
-        copies: dict[int, StoredEvent] = {}
-        for bucket in self.by_hour.values():
-            for event in bucket:
-                found = memo.get(id(event))
-                copies[id(event)] = found if found is not None else event.__deepcopy__(memo)
-
-        def index(hours: HourIndex) -> HourIndex:
-            return {hour: [copies[id(e)] for e in bucket] for hour, bucket in hours.items()}
-
-        copied.live = {key: copies[id(e)] for key, e in self.live.items()}
-        copied.by_hour = index(self.by_hour)
-        copied.by_customer_id = {key: index(hours) for key, hours in self.by_customer_id.items()}
-        copied.by_alias = {key: index(hours) for key, hours in self.by_alias.items()}
-        copied.backfill_events = {
-            key: [copies[id(e)] for e in events] for key, events in self.backfill_events.items()
-        }
-        copied.count = self.count
-        copied.order = [copies[id(e)] for e in self.order]
+        events: list[StoredEvent] = []
+        for event in self.order:
+            found = memo.get(id(event))
+            events.append(found if found is not None else event.__deepcopy__(memo))
+        copied.adopt(events)
         return copied
 
     def freeze(self) -> FrozenEvents:
@@ -209,18 +230,51 @@ class EventStore:
         self.extend([event])
 
     def extend(self, events: list[StoredEvent]) -> None:
-        """Store ``events``, in order, and index them: the one place the indexes are kept
-        (ingest stores a batch at once, a state file's load all its events)."""
+        """Store ``events``, in order, and index them (ingest stores a batch at once). If the
+        hour indexes are still to be built (``adopt``), they are left to that, first use."""
+        pending = self._indexed < len(self.order)
+        self.adopt(events)
+        if not pending:
+            self._index(events)
+            self._indexed = len(self.order)
+
+    def adopt(self, events: list[StoredEvent]) -> None:
+        """Store ``events``, in order, indexed by id only; the hour indexes follow on first use
+        (or ``settle``). What a state file's load does: the id index is built at C speed when
+        none of the events belongs to a backfill."""
         self.order.extend(events)
-        live = self.live
-        by_hour = self.by_hour
-        by_customer = self.by_customer_id
-        by_alias = self.by_alias
+        if not any(map(_BACKFILL, events)):
+            self.live.update(zip(map(_ID, events), events, strict=True))
+        else:
+            live = self.live
+            backfill_events = self.backfill_events
+            for event in events:
+                if event.backfill is None:
+                    live[event.id] = event
+                else:
+                    found = backfill_events.get(event.id)
+                    if found is None:
+                        backfill_events[event.id] = [event]
+                    else:
+                        found.append(event)
+        self.count += len(events)
+
+    def settle(self, limit: int | None = None) -> bool:
+        """Build the hour indexes of (at most ``limit`` of) the events not yet in them;
+        returns whether every event is now indexed. Call it under the engine's lock."""
+        start = self._indexed
+        stop = len(self.order) if limit is None else min(len(self.order), start + limit)
+        if start < stop:
+            self._index(self.order[start:stop])
+            self._indexed = stop
+        return self._indexed == len(self.order)
+
+    def _index(self, events: list[StoredEvent]) -> None:
+        """The one place the hour indexes are kept (``events`` follow the indexed ones)."""
+        by_hour = self._by_hour
+        by_customer = self._by_customer_id
+        by_alias = self._by_alias
         for event in events:
-            if event.backfill is None:
-                live[event.id] = event
-            else:
-                self.backfill_events.setdefault(event.id, []).append(event)
             hour = event.hour
             bucket = by_hour.get(hour)
             if bucket is None:
@@ -243,7 +297,6 @@ class EventStore:
                 index[hour] = [event]
             else:
                 owned.append(event)
-        self.count += len(events)
 
     @staticmethod
     def scan(

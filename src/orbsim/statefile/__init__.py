@@ -4,15 +4,15 @@
 ``os.replace``) and ``OrbSim.load(path)`` builds a new simulator from one. The document
 (version 3)::
 
-    {"format": "orbsim-state", "version": 3,
+    {"format": "orbsim-state", "version": 4,
      "clock": {"now": iso, "manual": bool},
      "extensions": {"idempotency": [...the Idempotency-Key store...]},
-     "state": {<field of AccountState>: <its encoding>, ..., "events": [[row], ...]}}
+     "state": {<field of AccountState>: <its encoding>, ..., "events": [{block}, ...]}}
 
 ``state`` holds every field of ``AccountState`` except the ``derived`` indexes (rebuilt on load),
-in field order, except ``events``, the bulk, which comes last: one row (a JSON array,
-``fields.EVENT_COLUMNS``) per event, in ingestion order, so every list the engine keeps comes
-back identical. How each field is encoded is ``orbsim.statefile.fields.CODECS[name]``, or, for a
+in field order, except ``events``, the bulk, which comes last: blocks of columns
+(``orbsim.statefile.events``), in ingestion order, so every list the engine keeps comes back
+identical. How each field is encoded is ``orbsim.statefile.fields.CODECS[name]``, or, for a
 field without an entry, its type annotation (``pydantic.TypeAdapter``). Times are written as the
 API writes them (UTC, ``Z``, a fraction only as far as needed; a time kept in a customer's zone
 keeps its offset); any ISO 8601 time with an offset is read. The file is compact JSON unless
@@ -53,10 +53,12 @@ from typing import Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from orbsim.engine.state import DERIVED, AccountState
-from orbsim.engine.store import FrozenEvents
+from orbsim.engine.store import FrozenEvents, StoredEvent, Version
 from orbsim.statefile._reader import Reader
-from orbsim.statefile.fields import CODECS, Decoded, FieldCodec, event_row, iso_cache, state_time
+from orbsim.statefile.events import BLOCK, event_block
+from orbsim.statefile.fields import CODECS, Decoded, FieldCodec
 from orbsim.statefile.migrations import upgrade
+from orbsim.statefile.times import state_time
 
 __all__ = [
     "FORMAT",
@@ -73,9 +75,9 @@ __all__ = [
 ]
 
 FORMAT: Final = "orbsim-state"
-VERSION: Final = 3
+VERSION: Final = 4
 _BULK = "events"
-"""The field written last, row by row (``Snapshot.chunks``)."""
+"""The field written last, block by block (``Snapshot.chunks``)."""
 _COMPACT = (",", ":")
 
 
@@ -184,28 +186,28 @@ class Snapshot:
     """A state as it was when ``snapshot`` was called, as the bytes of its state file.
 
     ``chunks()`` may run on any thread, while the engine goes on; it yields the document's
-    opening (encoded at once), then the event rows a few thousand at a time, then its closing.
-    The frozen events are released when the chunks are done (or closed), or by ``release``."""
+    opening (encoded at once), then one block of events at a time (``BLOCK`` events), then its
+    closing. The frozen events are released when the chunks are done (or closed), or by
+    ``release``."""
 
     def __init__(self, head: bytes, events: FrozenEvents, tail: bytes) -> None:
         self.head = head
         self.events = events
         self.tail = tail
 
-    def chunks(self, rows: int = 2000) -> Iterator[bytes]:
+    def chunks(self, size: int = BLOCK) -> Iterator[bytes]:
         try:
             yield self.head
-            iso = iso_cache()
-            batch: list[list[Any]] = []
+            batch: list[tuple[StoredEvent, list[Version]]] = []
             separator = b""
-            for event, versions in self.events:
-                batch.append(event_row(event, versions, iso))
-                if len(batch) == rows:
-                    yield separator + _rows(batch)
+            for pair in self.events:
+                batch.append(pair)
+                if len(batch) == size:
+                    yield separator + _block(batch)
                     separator = b","
                     batch = []
             if batch:
-                yield separator + _rows(batch)
+                yield separator + _block(batch)
             yield self.tail
         finally:
             self.release()
@@ -214,9 +216,9 @@ class Snapshot:
         self.events.release()
 
 
-def _rows(batch: list[list[Any]]) -> bytes:
-    text = json.dumps(batch, ensure_ascii=False, allow_nan=False, separators=_COMPACT)
-    return text[1:-1].encode()
+def _block(pairs: list[tuple[StoredEvent, list[Version]]]) -> bytes:
+    encoded = event_block(pairs)
+    return json.dumps(encoded, ensure_ascii=False, allow_nan=False, separators=_COMPACT).encode()
 
 
 def snapshot(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -26,23 +26,18 @@ from orbsim.engine.ids import IdGenerator
 from orbsim.engine.periods import BillingSchedule
 from orbsim.engine.quotas import RollingQuota
 from orbsim.engine.state import AccountState
-from orbsim.engine.store import EventStore, StoredEvent, Version, hour_of
-from orbsim.engine.timeparse import format_timestamp
+from orbsim.engine.store import EventStore
 from orbsim.engine.webhooks import WebhookState
 from orbsim.models import Customer, Plan
 from orbsim.settings import Settings
-from orbsim.statefile._reader import (
-    Reader,
-    Times,
-    model_data,
-    parse_time,
-)
+from orbsim.statefile import events
+from orbsim.statefile._reader import Reader, model_data, parse_time
+from orbsim.statefile.times import state_time
 
 Decoded = Mapping[str, Any]
 """The fields decoded so far (those above the one being decoded in ``AccountState``)."""
 
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
-_LATER_KINDS = frozenset({"amended", "deprecated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +46,6 @@ class FieldCodec:
 
     encode: Callable[[Any, AccountState], Any]
     decode: Callable[[Reader, str, Decoded], Any]
-
-
-def state_time(value: datetime) -> str:
-    """How state files write a time: a UTC time as the API does (``Z``, a fraction only as far
-    as needed, ``format_timestamp``); a time in another zone (a customer-local period edge)
-    with its offset, so it loads back in its zone. Both forms are read."""
-    return format_timestamp(value) if value.tzinfo is UTC else value.isoformat()
 
 
 _iso = state_time
@@ -297,151 +285,13 @@ def _decode_backfill_ids(doc: Reader, key: str, decoded: Decoded) -> list[Backfi
 
 # -- events ----------------------------------------------------------------------------------------
 
-EVENT_COLUMNS = (
-    "id",
-    "timestamp",
-    "customer_id",
-    "external_customer_id",
-    "backfill_id",
-    "event_name",
-    "properties",
-    "ingested_at",
-    "later_versions",
-)
-"""What each event row holds (version 3). ``event_name``/``properties``/``ingested_at`` are the
-ingested version; ``later_versions`` is null or ``[[kind, event_name, properties, recorded_at],
-...]`` for each amendment or deprecation, oldest first."""
-
-
-def iso_cache() -> Callable[[datetime], str]:
-    """``state_time`` remembering its answers (events of one request share their times)."""
-    cache: dict[tuple[datetime, int], str] = {}
-
-    def iso(value: datetime) -> str:
-        key = (value, id(value.tzinfo))  # equal instants in other zones print differently
-        text = cache.get(key)
-        if text is None:
-            if len(cache) > 65536:
-                cache.clear()
-            text = cache[key] = state_time(value)
-        return text
-
-    return iso
-
-
-def event_row(
-    event: StoredEvent, versions: list[Version], iso: Callable[[datetime], str]
-) -> list[Any]:
-    """One event as a row (``EVENT_COLUMNS``), with ``versions`` as its audit trail."""
-    _, name, properties, ingested_at = versions[0]
-    later = (
-        None
-        if len(versions) == 1
-        else [[kind, n, props, iso(at)] for kind, n, props, at in versions[1:]]
-    )
-    return [
-        event.id,
-        iso(event.timestamp),
-        event.customer_id,
-        event.external_customer_id,
-        None if event.backfill is None else event.backfill.id,
-        name,
-        properties,
-        iso(ingested_at),
-        later,
-    ]
-
 
 def _encode_events(store: EventStore, state: AccountState) -> Any:
-    iso = iso_cache()
-    return [event_row(e, list(e.versions()), iso) for e in store.order]
-
-
-def _later_versions(raw: Any, times: Times) -> list[Version]:
-    if type(raw) is not list or not raw:
-        raise ValueError(f"later_versions: expected null or a non-empty list, got {raw!r}")
-    versions: list[Version] = []
-    for item in raw:
-        if type(item) is not list or len(item) != 4:
-            raise ValueError(
-                f"later_versions: expected [kind, event_name, properties, at], got {item!r}"
-            )
-        kind, name, properties, at = item
-        if kind not in _LATER_KINDS:
-            raise ValueError(
-                f"later_versions: a later version is 'amended' or 'deprecated', got {kind!r}"
-            )
-        if type(name) is not str or type(properties) is not dict:
-            raise ValueError(f"later_versions: expected a name and a properties object in {item!r}")
-        versions.append((kind, name, properties, times(at, "later_versions.recorded_at")))
-    return versions
+    return events.encode(store)
 
 
 def _decode_events(doc: Reader, key: str, decoded: Decoded) -> EventStore:
-    """Rows (``EVENT_COLUMNS``) into a store. Written for speed (this is most of a restart):
-    each row is unpacked and type-checked inline, times parsed once per distinct text, the
-    indexes built in one pass (``EventStore.extend``), without the validation ingest does (the
-    file is orbsim's own output, and a journal that continues it checks its digest)."""
-    backfills: dict[str, BackfillRecord] = decoded["backfills"]
-    for backfill in backfills.values():
-        backfill.events = {}
-    times = Times()
-    seen: dict[str, tuple[datetime, int]] = {}
-    events: list[StoredEvent] = []
-    append = events.append
-    live = 0
-    for number, row in enumerate(doc.items(key)):
-        try:
-            if type(row) is not list or len(row) != 9:
-                raise ValueError(f"expected a row of {len(EVENT_COLUMNS)} values, got {row!r}")
-            event_id, when, customer_id, alias, backfill_id, name, props, at, later = row
-            if type(event_id) is not str or type(name) is not str or type(props) is not dict:
-                raise ValueError(
-                    f"expected a string id and event_name and a properties object in {row!r}"
-                )
-            if (customer_id is None) == (alias is None) or not (
-                type(customer_id) is str or type(alias) is str
-            ):
-                raise ValueError("exactly one of customer_id and external_customer_id must be set")
-            found = seen.get(when)
-            if found is None:
-                timestamp = times(when, "timestamp")
-                found = seen[when] = (timestamp, hour_of(timestamp))
-            recorded = seen.get(at)
-            ingested_at = times(at, "ingested_at") if recorded is None else recorded[0]
-            event = StoredEvent(
-                event_id, name, props, found[0], found[1], customer_id, alias, ingested_at, None
-            )
-            if backfill_id is None:
-                live += 1
-            else:
-                owner = backfills.get(backfill_id)
-                if owner is None:
-                    raise ValueError(f"backfill_id: unknown backfill {backfill_id!r}")
-                if event_id in owner.events:
-                    raise ValueError(f"duplicate event id {event_id!r}")
-                event.backfill = owner
-                owner.events[event_id] = event
-            if later is not None:
-                history = _later_versions(later, times)
-                event.history = [("ingested", name, props, ingested_at), *history]
-                _, event.event_name, event.properties, _ = history[-1]
-                event.deprecated = any(kind == "deprecated" for kind, *_ in history)
-        except ValueError as exc:
-            raise ValueError(f"{doc.where}.{key}[{number}]: {exc}") from None
-        append(event)
-    store = EventStore()
-    store.extend(events)
-    if len(store.live) != live:
-        ids: set[str] = set()
-        for number, event in enumerate(events):
-            if event.backfill is None:
-                if event.id in ids:
-                    raise ValueError(
-                        f"{doc.where}.{key}[{number}]: duplicate event id {event.id!r}"
-                    )
-                ids.add(event.id)
-    return store
+    return events.decode(doc, key, decoded["backfills"])
 
 
 # -- quotas ----------------------------------------------------------------------------------------

@@ -4,13 +4,16 @@ Version 1 (orbsim 0.1, ``orbsim.engine.persistence``) kept each holder of engine
 top-level key; version 2 keeps the fields of ``AccountState`` under ``"state"`` and the facade's
 extensions under names of their own; version 3 writes each event as a row (a JSON array,
 ``orbsim.statefile.fields.EVENT_COLUMNS``) instead of an object, and times as the API does
-(``Z``; both forms are read, so times need no migration).
+(``Z``; both forms are read, so times need no migration); version 4 writes the events as blocks
+of columns (``orbsim.statefile.events``), which load several times faster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from orbsim.statefile.events import BLOCK, ROW, block
 
 Document = dict[str, Any]
 
@@ -103,7 +106,46 @@ def _v2_to_v3(doc: Document) -> Document:
     return {**doc, "version": 3, "state": {**state, "events": rows}}
 
 
-MIGRATIONS: dict[int, Callable[[Document], Document]] = {1: _v1_to_v2, 2: _v2_to_v3}
+_ROW_TEXT = ("id", "timestamp", "customer_id", "external_customer_id", "backfill_id", "event_name")
+
+
+def _v3_row(row: Any) -> list[Any]:
+    """A version-3 row, checked as far as a block needs (the rest is the blocks' checks)."""
+    if type(row) is not list or len(row) != len(ROW):
+        raise ValueError(f"expected a row of {len(ROW)} values, got {row!r}")
+    for name, value in zip(_ROW_TEXT, row, strict=False):
+        if value is not None and type(value) is not str:
+            raise ValueError(f"{name}: expected a string or null, got {value!r}")
+    if row[0] is None or row[1] is None or row[5] is None:
+        raise ValueError(f"expected a string id, timestamp and event_name in {row!r}")
+    if type(row[7]) is not str:
+        raise ValueError(f"ingested_at: expected an ISO 8601 time, got {row[7]!r}")
+    return row
+
+
+def _v3_to_v4(doc: Document) -> Document:
+    """Event rows become blocks of columns; everything else keeps its shape."""
+    state = doc.get("state")
+    if not isinstance(state, dict) or type(state.get("events")) is not list:
+        return {**doc, "version": 4}  # the checks of the current version name what is missing
+    rows = state["events"]
+    blocks = []
+    for start in range(0, len(rows), BLOCK):
+        checked = []
+        for number in range(start, min(len(rows), start + BLOCK)):
+            try:
+                checked.append(_v3_row(rows[number]))
+            except ValueError as exc:
+                raise ValueError(f"state.events[{number}]: {exc}") from None
+        blocks.append(block(checked))
+    return {**doc, "version": 4, "state": {**state, "events": blocks}}
+
+
+MIGRATIONS: dict[int, Callable[[Document], Document]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 """``MIGRATIONS[n]`` turns a version ``n`` document into a version ``n + 1`` one."""
 
 

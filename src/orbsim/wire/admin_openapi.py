@@ -301,12 +301,12 @@ _SCHEMAS: dict[str, Any] = {
     "State": {
         "type": "object",
         "description": "The whole state, in the format of sim.dump (loadable with OrbSim.load; "
-        "documented in orbsim.statefile): version 3, one field of the account state per key "
-        "of state, the events last, one array per event.",
+        "documented in orbsim.statefile): version 4, one field of the account state per key "
+        "of state, the events last, in blocks of columns (orbsim.statefile.events).",
         "required": ["format", "version", "clock", "extensions", "state"],
         "properties": {
             "format": {"type": "string", "const": "orbsim-state"},
-            "version": {"type": "integer", "const": 3},
+            "version": {"type": "integer", "const": 4},
             "clock": {"$ref": "#/components/schemas/Clock"},
             "extensions": {"type": "object"},
             "state": {
@@ -315,28 +315,60 @@ _SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "events": {
                         "type": "array",
-                        "items": {
-                            "type": "array",
-                            "description": "[id, timestamp, customer_id, "
-                            "external_customer_id, backfill_id, event_name, properties, "
-                            "ingested_at, later_versions]",
-                            "prefixItems": [
-                                {"type": "string"},
-                                {"type": "string", "format": "date-time"},
-                                {"type": ["string", "null"]},
-                                {"type": ["string", "null"]},
-                                {"type": ["string", "null"]},
-                                {"type": "string"},
-                                {"type": "object"},
-                                {"type": "string", "format": "date-time"},
-                                {"type": ["array", "null"]},
-                            ],
-                            "minItems": 9,
-                            "maxItems": 9,
-                        },
+                        "items": {"$ref": "#/components/schemas/EventBlock"},
                     }
                 },
                 "additionalProperties": True,
+            },
+        },
+        "additionalProperties": False,
+    },
+    "EventBlock": {
+        "type": "object",
+        "description": "Up to 4,096 events in ingestion order, one list per column; owner, "
+        "event_name, ingested_at and backfill are codes (indexes) into owners, event_names, "
+        "times and backfills; later lists [position, [[kind, event_name, properties, "
+        "recorded_at], ...]] for each amended or deprecated event.",
+        "required": [
+            "id",
+            "timestamp",
+            "properties",
+            "owner",
+            "owners",
+            "event_name",
+            "event_names",
+            "ingested_at",
+            "times",
+        ],
+        "properties": {
+            "id": {"type": "array", "items": {"type": "string"}},
+            "timestamp": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+            "properties": {"type": "array", "items": {"type": "object"}},
+            "owner": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "owners": {
+                "type": "array",
+                "description": "[customer_id, external_customer_id]: exactly one is set",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": ["string", "null"]}, {"type": ["string", "null"]}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "event_name": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "event_names": {"type": "array", "items": {"type": "string"}},
+            "ingested_at": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+            "backfill": {"type": "array", "items": {"type": ["integer", "null"], "minimum": 0}},
+            "backfills": {"type": "array", "items": {"type": "string"}},
+            "later": {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "integer", "minimum": 0}, {"type": "array"}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
             },
         },
         "additionalProperties": False,

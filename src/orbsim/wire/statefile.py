@@ -521,13 +521,15 @@ class StateFile:
 
     # -- start and stop --------------------------------------------------------------------------
 
-    def replay(self) -> int:
+    def replay(self, digest: str | None = None) -> int:
         """Replay the journal left by the previous run (if it continues ``path``); returns the
-        number of entries replayed. Call after loading ``path`` and before serving."""
+        number of entries replayed. Call after loading ``path`` and before serving; ``digest``:
+        the sha256 of ``path``, if the caller took it already (``orbsim serve`` takes it while
+        the state loads)."""
         dispatch = self.inner
         if not self.path.exists():
             return 0
-        base = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        base = digest or hashlib.sha256(self.path.read_bytes()).hexdigest()
         found = reading(self.journal_path, base)
         self._reading = found
         self._replayed_base = base
