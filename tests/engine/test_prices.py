@@ -134,7 +134,7 @@ def test_rounding_to_the_currency_minor_unit(currency: str, amount: str, expecte
         (
             validate_unit,
             {"unit_amount": "1", "scaling_factor": 2},
-            r"unit_config\.scaling_factor is not simulated",
+            r"unit_config\.scaling_factor: 2 is not simulated",
         ),
         (validate_unit, "1", r"unit_config: expected an object"),
         (

@@ -317,10 +317,8 @@ def test_subscription_filters_accept_bracketed_and_plain_arrays(sim: OrbSim) -> 
 
 
 def test_filters_orbsim_does_not_simulate_are_refused_loudly(sim: OrbSim) -> None:
-    body = assert_problem(
-        call(sim, "GET", "/v1/subscriptions", query="created_at[gte]=2024-01-01T00:00:00Z"), 400
-    )
-    assert "does not simulate" in body["detail"]
+    body = assert_problem(call(sim, "GET", "/v1/invoices", query="due_date_window=7d"), 400)
+    assert "due_date_window: '7d' is not simulated" in body["detail"]
 
 
 def test_customer_created_at_filters(sim: OrbSim) -> None:

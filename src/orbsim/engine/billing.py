@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from orbsim.engine.edges import (
     Inert,
+    created_at_filter,
     exactly_one,
     is_empty,
     is_null,
@@ -99,21 +100,22 @@ _OMIT: Any = object()
 """Default of the create methods' keyword parameters: not given (unlike an explicit None)."""
 
 
-_PLAN_UNSIMULATED = ("adjustments",)
-_SUBSCRIPTION_UNSIMULATED = (
-    "add_adjustments",
-    "remove_adjustments",
-    "replace_adjustments",
-    "add_prices",
-    "remove_prices",
-    "replace_prices",
-    "price_overrides",
-    "coupon_redemption_code",
-    "per_credit_overage_amount",
-    "credits_overage_rate",
-)
-"""Fields that would change what invoices charge (discounts, minimums, maximums, price changes,
-coupons, credits): orbsim does not simulate them, so a non-empty value is refused."""
+_AMOUNTS = "they would change what invoices charge"
+_ADJUSTMENTS = f"discounts, minimums and maximums are not simulated: {_AMOUNTS}"
+_CHARGES: dict[str, tuple[Inert, str]] = {
+    "add_adjustments": (is_empty, _ADJUSTMENTS),
+    "remove_adjustments": (is_empty, _ADJUSTMENTS),
+    "replace_adjustments": (is_empty, _ADJUSTMENTS),
+    "add_prices": (is_empty, f"price changes are not simulated: {_AMOUNTS}"),
+    "remove_prices": (is_empty, f"price changes are not simulated: {_AMOUNTS}"),
+    "replace_prices": (is_empty, f"price changes are not simulated: {_AMOUNTS}"),
+    "price_overrides": (is_empty, f"price overrides are not simulated: {_AMOUNTS}"),
+    "coupon_redemption_code": (is_empty, f"coupons are not simulated: {_AMOUNTS}"),
+    "per_credit_overage_amount": (is_empty, f"credits are not simulated: {_AMOUNTS}"),
+    "credits_overage_rate": (is_empty, f"credits are not simulated: {_AMOUNTS}"),
+}
+"""Subscription fields that would change what invoices charge (discounts, minimums, maximums,
+price changes, coupons, credits): orbsim does not simulate them, so a non-empty value is refused."""
 
 
 _MARKETPLACE = "billing through a cloud marketplace is not simulated"
@@ -129,6 +131,7 @@ _SUBSCRIPTION_SETTINGS: dict[str, tuple[Inert, str]] = {
 }
 """Fields ``subscriptions.create`` and ``update`` share that orbsim does not simulate."""
 _SUBSCRIPTION_INERT: dict[str, tuple[Inert, str]] = {
+    **_CHARGES,
     **_SUBSCRIPTION_SETTINGS,
     "plan_version_number": (null_or(1), "plans have one version, 1"),
     "trial_duration_days": (null_or(0), "trials are not simulated"),
@@ -138,19 +141,10 @@ _SUBSCRIPTION_INERT: dict[str, tuple[Inert, str]] = {
     "aws_region": (is_null, _MARKETPLACE),
 }
 _PLAN_INERT: dict[str, tuple[Inert, str]] = {
+    "adjustments": (is_empty, _ADJUSTMENTS),
     "plan_phases": (is_empty, "plan phases are not simulated"),
     "status": (null_or("active"), "draft plans are not simulated: a plan is active at creation"),
 }
-
-
-def _refuse_unsimulated(given: Mapping[str, Any], names: tuple[str, ...], what: str) -> None:
-    found = [name for name in names if given.get(name) not in (None, [], {})]
-    if found:
-        raise RequestValidationError(
-            f"{what}: {', '.join(found)} not simulated by orbsim (discounts, minimums, maximums,"
-            " price overrides, coupons and credits would change invoice amounts); omit them",
-            validation_errors=[f"{name}: not simulated" for name in found],
-        )
 
 
 def _given(fields: dict[str, Any], **named: Any) -> dict[str, Any]:
@@ -217,7 +211,6 @@ class Plans:
             prices=prices,
         )
         params = parse_params(NewPlanParams, given, "plan")
-        _refuse_unsimulated(given, _PLAN_UNSIMULATED, "plan")
         refuse_unsimulated("plan", given, _PLAN_INERT)
         with self._engine.transaction() as now:
             state = self._engine.state
@@ -276,10 +269,33 @@ class Plans:
         with self._engine.transaction():
             return self.require_external(external_plan_id).model.model_copy(deep=True)
 
-    def list(self, *, limit: int = 20, cursor: str | None = None) -> Page[Plan]:
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        status: str | None = None,
+        created_at_gte: datetime | str | None = None,
+        created_at_gt: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        created_at_lte: datetime | str | None = None,
+    ) -> Page[Plan]:
+        """Plans, newest first, filtered by creation time and ``status`` (every plan is
+        active: draft plans are refused and plans are never archived here)."""
+        if status not in (None, "active", "archived", "draft"):
+            raise RequestValidationError(
+                f"status: expected active, archived or draft, got {status!r}"
+            )
+        created = created_at_filter(
+            gte=created_at_gte, gt=created_at_gt, lt=created_at_lt, lte=created_at_lte
+        )
         with self._engine.transaction():
+            plans = [] if status in ("archived", "draft") else self._engine.state.plans.values()
             page, next_cursor = paginate(
-                self._engine.state.plans.values(), PlanRecord.sort_key, limit, cursor
+                [r for r in plans if created(r.model.created_at)],
+                PlanRecord.sort_key,
+                limit,
+                cursor,
             )
             return Page[Plan](
                 data=[r.model.model_copy(deep=True) for r in page],
@@ -445,7 +461,6 @@ class Subscriptions:
             invoicing_threshold=invoicing_threshold,
         )
         params = parse_params(NewSubscriptionParams, given, "subscription")
-        _refuse_unsimulated(given, _SUBSCRIPTION_UNSIMULATED, "subscription")
         refuse_unsimulated("subscription", given, _SUBSCRIPTION_INERT)
         with self._engine.transaction() as now:
             customers = self._engine.customers
@@ -549,8 +564,15 @@ class Subscriptions:
         plan_id: str | None = None,
         external_plan_id: str | None = None,
         status: str | list[str] | None = None,
+        created_at_gte: datetime | str | None = None,
+        created_at_gt: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        created_at_lte: datetime | str | None = None,
     ) -> Page[Subscription]:
         """Subscriptions of live customers, newest first, with Orb's filters."""
+        created = created_at_filter(
+            gte=created_at_gte, gt=created_at_gt, lt=created_at_lt, lte=created_at_lte
+        )
         customer_ids = _as_list(customer_id)
         aliases = _as_list(external_customer_id)
         statuses = _as_list(status)
@@ -579,6 +601,7 @@ class Subscriptions:
                     and (wanted_ids is None or sub.customer_id in wanted_ids)
                     and (plan_filter is None or sub.plan_id == plan_filter)
                     and (statuses is None or sub.status(now) in statuses)
+                    and created(sub.created_at)
                 )
 
             items = [s for s in self._engine.state.subscriptions.values() if keep(s)]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import TypeAdapter
 
+from orbsim.engine.edges import Inert, created_at_filter, is_null, null_or_one, unsimulated_problems
 from orbsim.engine.expressions import CompiledMetric, ExpressionSyntaxError, compile_metric
 from orbsim.engine.pagination import paginate
 from orbsim.engine.prices import (
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from orbsim.engine.core import Engine
 
 _PRICE: Final[TypeAdapter[Price]] = TypeAdapter(Price)
+_MISSING: Any = object()
+"""Default of the update methods' keyword parameters: not given (an explicit None clears)."""
 
 __all__ = [
     "ItemRecord",
@@ -68,14 +71,30 @@ CADENCE_MONTHS: Final = {
     "semi_annual": 6,
     "annual": 12,
 }
-_UNSIMULATED_PRICE_KEYS: Final = (
-    "conversion_rate",
-    "conversion_rate_config",
-    "dimensional_price_configuration",
-    "invoicing_cycle_configuration",
-    "license_type_id",
-    "reference_id",
-)
+_ONE_CURRENCY = "prices are billed in their own currency"
+_UNSIMULATED_PRICE_FIELDS: Final[dict[str, tuple[Inert, str]]] = {
+    "conversion_rate": (null_or_one, f"currency conversion is not simulated: {_ONE_CURRENCY}"),
+    "conversion_rate_config": (is_null, f"currency conversion is not simulated: {_ONE_CURRENCY}"),
+    "dimensional_price_configuration": (is_null, "dimensional price groups are not simulated"),
+    "invoicing_cycle_configuration": (
+        is_null,
+        "invoicing cycles are not simulated: one invoice per billing cycle",
+    ),
+    "license_type_id": (is_null, "licenses are not simulated"),
+    "invoice_grouping_key": (
+        is_null,
+        "grouping a price's invoice line items by a property is not simulated: line items"
+        " have grouping null",
+    ),
+}
+"""Price fields orbsim does not simulate, each refused unless null (or the value it behaves as)."""
+_PLAN_PRICE_FIELDS: Final[dict[str, tuple[Inert, str]]] = {
+    "allocation_price": (is_null, "credit allocations are not simulated"),
+    "license_allocation_price": (is_null, "licenses are not simulated"),
+    "plan_phase_order": (is_null, "plan phases are not simulated"),
+}
+"""The fields of a plan's price entry besides ``price``, refused unless null."""
+_PLAN_PRICE_KEYS: Final = frozenset({"price", *_PLAN_PRICE_FIELDS})
 _PRICE_KEYS: Final = frozenset(
     {
         "cadence",
@@ -88,9 +107,9 @@ _PRICE_KEYS: Final = frozenset(
         "billing_cycle_configuration",
         "external_price_id",
         "fixed_price_quantity",
-        "invoice_grouping_key",
         "metadata",
-        *_UNSIMULATED_PRICE_KEYS,
+        "reference_id",
+        *_UNSIMULATED_PRICE_FIELDS,
         *(f"{name}_config" for name in SIMULATED_MODELS),
     }
 )
@@ -258,21 +277,23 @@ class Items:
         self,
         item_id: str,
         *,
-        name: str | None = None,
-        metadata: Mapping[str, str | None] | None = None,
-        external_connections: builtins.list[Mapping[str, Any]] | None = None,
+        name: str = _MISSING,
+        metadata: Mapping[str, str | None] | None = _MISSING,
+        external_connections: builtins.list[Mapping[str, Any]] | None = _MISSING,
         **unknown: Any,
     ) -> Item:
+        """Change what is given: ``name`` (never null), ``metadata`` (a null value removes a
+        key, null clears them all) and ``external_connections`` (null: none)."""
         _refuse_unknown(unknown, "item")
         with self._engine.transaction():
             record = self.require(item_id)
             changes: dict[str, Any] = {}
-            if name is not None:
+            if name is not _MISSING:
                 changes["name"] = _name(name, "item")
-            if metadata is not None:
+            if metadata is not _MISSING:
                 changes["metadata"] = _metadata(metadata, "item", record.model.metadata)
-            if external_connections is not None:
-                changes["external_connections"] = external_connections
+            if external_connections is not _MISSING:
+                changes["external_connections"] = external_connections or []
             try:
                 updated = Item.model_validate({**record.model.model_dump(), **changes})
             except ValueError as exc:
@@ -373,20 +394,28 @@ class Metrics:
             return self.model(self.require(metric_id))
 
     def list(
-        self, *, limit: int = 20, cursor: str | None = None, **filters: Any
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        status: str | None = None,
+        created_at_gte: datetime | str | None = None,
+        created_at_gt: datetime | str | None = None,
+        created_at_lt: datetime | str | None = None,
+        created_at_lte: datetime | str | None = None,
     ) -> Page[BillableMetric]:
-        unknown = {k for k, v in filters.items() if v is not None} - {"status"}
-        if unknown:
-            raise RequestValidationError(
-                f"metrics.list: filters {sorted(unknown)} are not simulated by orbsim"
-            )
-        status = filters.get("status")
+        """Metrics, newest first, filtered by creation time and ``status`` (every metric is
+        active: metrics are never archived here)."""
         if status not in (None, "active", "archived", "draft"):
             raise RequestValidationError(
                 f"status: expected active, archived or draft, got {status!r}"
             )
+        created = created_at_filter(
+            gte=created_at_gte, gt=created_at_gt, lt=created_at_lt, lte=created_at_lte
+        )
         with self._engine.transaction():
-            records = [] if status in ("archived", "draft") else self._engine.state.metrics.values()
+            metrics = [] if status in ("archived", "draft") else self._engine.state.metrics.values()
+            records = [r for r in metrics if created(r.created_at)]
             page, next_cursor = paginate(records, MetricRecord.sort_key, limit, cursor)
             return _page(list(page), [self.model(r) for r in page], next_cursor)
 
@@ -394,26 +423,28 @@ class Metrics:
         self,
         metric_id: str,
         *,
-        name: str | None = None,
-        description: str | None = None,
-        metadata: Mapping[str, str | None] | None = None,
+        name: str = _MISSING,
+        description: str | None = _MISSING,
+        metadata: Mapping[str, str | None] | None = _MISSING,
         **unknown: Any,
     ) -> BillableMetric:
+        """Change what is given: ``name`` (never null), ``description`` (null empties it) and
+        ``metadata`` (a null value removes a key, null clears them all)."""
         _refuse_unknown(unknown, "metric")
         with self._engine.transaction():
             record = self.require(metric_id)
-            new_name = record.name if name is None else _name(name, "metric")
-            if description is not None and not isinstance(description, str):
+            new_name = record.name if name is _MISSING else _name(name, "metric")
+            if description not in (_MISSING, None) and not isinstance(description, str):
                 raise RequestValidationError(
-                    f"metric.description: expected a string, got {description!r}"
+                    f"metric.description: expected a string or null, got {description!r}"
                 )
             new_metadata = (
                 record.metadata
-                if metadata is None
+                if metadata is _MISSING
                 else _metadata(metadata, "metric", record.metadata)
             )
             record.name = new_name
-            if description is not None:
+            if description is not _MISSING:
                 record.description = description
             record.metadata = new_metadata
             return self.model(record)
@@ -472,9 +503,10 @@ class Prices:
             if key.endswith("_config") or key == "model_type":
                 continue
             errors.append(f"{what}.{key}: unknown field")
-        for key in _UNSIMULATED_PRICE_KEYS:
-            if fields.get(key) is not None:
-                errors.append(f"{what}.{key} is not simulated by orbsim (got {fields[key]!r})")
+        errors.extend(unsimulated_problems(fields, _UNSIMULATED_PRICE_FIELDS, f"{what}."))
+        reference = fields.get("reference_id")
+        if reference is not None and not isinstance(reference, str):
+            errors.append(f"{what}.reference_id: expected a string, got {reference!r}")
         model_type = fields.get("model_type")
         validate = SIMULATED_MODELS.get(model_type) if isinstance(model_type, str) else None
         parsed: PriceModel | None = None
@@ -488,8 +520,8 @@ class Prices:
             for key in fields:
                 if (
                     key.endswith("_config")
-                    and key != config_key
-                    and key != "billing_cycle_configuration"
+                    and key not in (config_key, "conversion_rate_config")
+                    and fields[key] is not None
                 ):
                     errors.append(f"{what}.{key}: does not belong to a {model_type} price")
             if fields.get(config_key) is None:
@@ -572,9 +604,6 @@ class Prices:
                 reserved_external_ids or set()
             ):
                 errors.append(f"{what}.external_price_id: {external!r} is already in use")
-        grouping = fields.get("invoice_grouping_key")
-        if grouping is not None and not isinstance(grouping, str):
-            errors.append(f"{what}.invoice_grouping_key: expected a string, got {grouping!r}")
         try:
             metadata = _metadata(fields.get("metadata"), what)
         except RequestValidationError as exc:
@@ -600,7 +629,7 @@ class Prices:
             "fixed_price_quantity": (
                 (float(quantity) if quantity is not None else 1.0) if fixed else None
             ),
-            "invoice_grouping_key": grouping,
+            "invoice_grouping_key": None,
             "item": {"id": item.model.id, "name": item.model.name},
             "metadata": metadata,
             "model_type": model_type,
@@ -635,14 +664,13 @@ class Prices:
             if not isinstance(entry, Mapping):
                 errors.append(f"{where}: expected an object, got {entry!r}")
                 continue
-            wrapped = {"price", "allocation_price", "license_allocation_price", "plan_phase_order"}
-            others = sorted(k for k, v in entry.items() if k != "price" and v is not None)
-            if wrapped.intersection(entry):
-                if others:
-                    errors.append(
-                        f"{where}: {', '.join(others)} not simulated by orbsim"
-                        " (give {'price': {...}})"
-                    )
+            if _PLAN_PRICE_KEYS.intersection(entry):
+                problems = unsimulated_problems(entry, _PLAN_PRICE_FIELDS, f"{where}.")
+                problems += [
+                    f"{where}.{key}: unknown field" for key in sorted(set(entry) - _PLAN_PRICE_KEYS)
+                ]
+                if problems:
+                    errors.extend(problems)
                     continue
                 body = entry.get("price")
                 where = f"{where}.price"
@@ -695,11 +723,16 @@ class Prices:
             return _page(list(page), [self.model(r) for r in page], next_cursor)
 
     def update(
-        self, price_id: str, *, metadata: Mapping[str, str | None] | None = None, **unknown: Any
+        self,
+        price_id: str,
+        *,
+        metadata: Mapping[str, str | None] | None = _MISSING,
+        **unknown: Any,
     ) -> Price:
+        """Change ``metadata`` (a null value removes a key, null clears them all)."""
         _refuse_unknown(unknown, "price")
         with self._engine.transaction():
             record = self.require(price_id)
-            if metadata is not None:
+            if metadata is not _MISSING:
                 record.data["metadata"] = _metadata(metadata, "price", record.data["metadata"])
             return self.model(record)

@@ -10,11 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orbsim.engine.edges import Inert, is_empty, is_null, null_or, parse_params, refuse_unsimulated
+from orbsim.engine.edges import (
+    Inert,
+    created_at_filter,
+    is_empty,
+    is_null,
+    null_or,
+    parse_params,
+    refuse_unsimulated,
+)
 from orbsim.engine.edges import merge_metadata as _merge_metadata
 from orbsim.engine.pagination import paginate
 from orbsim.engine.reporting import raises_no_orb_error, reports_errors
-from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import (
     ConstraintViolation,
     DuplicateResourceCreation,
@@ -195,23 +202,13 @@ class Customers:
         created_at_lte: datetime | str | None = None,
     ) -> Page[Customer]:
         """Live customers, newest first, filtered by creation time."""
-        try:
-            gte = optional_timestamp(created_at_gte, "created_at[gte]")
-            gt = optional_timestamp(created_at_gt, "created_at[gt]")
-            lt = optional_timestamp(created_at_lt, "created_at[lt]")
-            lte = optional_timestamp(created_at_lte, "created_at[lte]")
-        except ValueError as exc:
-            raise RequestValidationError(str(exc)) from None
+        created = created_at_filter(
+            gte=created_at_gte, gt=created_at_gt, lt=created_at_lt, lte=created_at_lte
+        )
         with self._engine.transaction():
 
             def keep(record: CustomerRecord) -> bool:
-                created = record.model.created_at
-                return (
-                    (gte is None or created >= gte)
-                    and (gt is None or created > gt)
-                    and (lt is None or created < lt)
-                    and (lte is None or created <= lte)
-                )
+                return created(record.model.created_at)
 
             items = [r for r in self.live_records() if keep(r)]
             page, next_cursor = paginate(items, CustomerRecord.sort_key, limit, cursor)

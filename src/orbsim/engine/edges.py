@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from orbsim.engine.timeparse import optional_timestamp
 from orbsim.errors import RequestValidationError
 from orbsim.params import validation_messages
 
@@ -35,6 +37,26 @@ def exactly_one(what: str, **candidates: object) -> tuple[str, Any]:
     if not isinstance(value, str) or not value:
         raise RequestValidationError(f"{what}: {name} must be a non-empty string, got {value!r}")
     return name, value
+
+
+def created_at_filter(
+    *, gte: object = None, gt: object = None, lt: object = None, lte: object = None
+) -> Callable[[datetime], bool]:
+    """Orb's ``created_at[gte|gt|lt|lte]`` list filters as one predicate on a creation time
+    (ISO 8601 strings or datetimes; a bad one is a RequestValidationError naming it)."""
+    try:
+        low = optional_timestamp(gte, "created_at[gte]")
+        above = optional_timestamp(gt, "created_at[gt]")
+        below = optional_timestamp(lt, "created_at[lt]")
+        high = optional_timestamp(lte, "created_at[lte]")
+    except ValueError as exc:
+        raise RequestValidationError(str(exc)) from None
+    return lambda created: (
+        (low is None or created >= low)
+        and (above is None or created > above)
+        and (below is None or created < below)
+        and (high is None or created <= high)
+    )
 
 
 def merge_metadata(
@@ -67,6 +89,13 @@ def null_or(*accepted: Any) -> Inert:
     )
 
 
+def null_or_one(value: Any) -> bool:
+    """Null, or the number 1 (a factor or rate that changes nothing)."""
+    return value is None or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == 1
+    )
+
+
 def is_empty(value: Any) -> bool:
     """Null, or a list or object holding nothing but empty values."""
     if value is None or value == [] or value == {}:
@@ -76,17 +105,25 @@ def is_empty(value: Any) -> bool:
     return False
 
 
+def unsimulated_problems(
+    given: Mapping[str, Any], rules: Mapping[str, tuple[Inert, str]], prefix: str = ""
+) -> list[str]:
+    """One message per field of ``rules`` given with a value its predicate does not call inert,
+    naming the field (after ``prefix``), the value and why orbsim does not simulate it."""
+    return [
+        f"{prefix}{name}: {given[name]!r} is not simulated by orbsim ({why})"
+        for name, (inert, why) in rules.items()
+        if name in given and not inert(given[name])
+    ]
+
+
 def refuse_unsimulated(
     what: str, given: Mapping[str, Any], rules: Mapping[str, tuple[Inert, str]]
 ) -> None:
     """Refuse, with a 400 naming each field and value, what orbsim does not simulate: a field of
     ``rules`` given with a value its predicate does not call inert (null and the value orbsim
     behaves as are accepted, as the SDK sends them when the user sets nothing)."""
-    problems = [
-        f"{name}: {given[name]!r} is not simulated by orbsim ({why})"
-        for name, (inert, why) in rules.items()
-        if name in given and not inert(given[name])
-    ]
+    problems = unsimulated_problems(given, rules)
     if problems:
         raise RequestValidationError(
             f"{what}: " + "; ".join(problems) + "; omit them or send null",

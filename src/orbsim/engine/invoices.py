@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
+from orbsim.engine.edges import Inert, is_null, refuse_unsimulated
 from orbsim.engine.invoice_lines import Line, billed_prices, compute_lines, has_advance
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import Period
@@ -53,6 +54,15 @@ if TYPE_CHECKING:
     from orbsim.engine.billing import SubscriptionRecord
     from orbsim.engine.core import Engine
     from orbsim.engine.state import AccountState
+
+_UNSIMULATED_LIST_FILTERS: dict[str, tuple[Inert, str]] = {
+    "date_type": (is_null, "the SDK and Orb's documentation do not say what it changes"),
+    "due_date_window": (
+        is_null,
+        "windows relative to today are not simulated; filter on due_date[gt] and due_date[lt]",
+    ),
+}
+"""``invoices.list`` filters orbsim refuses unless null."""
 
 __all__ = ["InvoiceRecord", "InvoiceTimer", "Invoices", "start_schedule"]
 
@@ -310,16 +320,11 @@ class Invoices:
         due_date_window: str | None = None,
     ) -> Page[Invoice]:
         """Invoices, newest invoice date first; by default only issued, paid and synced ones."""
-        refused = [
-            name
-            for name, value in (("date_type", date_type), ("due_date_window", due_date_window))
-            if value is not None
-        ]
-        if refused:
-            raise RequestValidationError(
-                f"invoices.list: orbsim does not simulate the filter(s) {', '.join(refused)}",
-                validation_errors=[f"unsupported parameter {name!r}" for name in refused],
-            )
+        refuse_unsimulated(
+            "invoices.list",
+            {"date_type": date_type, "due_date_window": due_date_window},
+            _UNSIMULATED_LIST_FILTERS,
+        )
         statuses = [status] if isinstance(status, str) else list(status or _DEFAULT_STATUSES)
         unknown = [s for s in statuses if s not in _STATUSES]
         if unknown:

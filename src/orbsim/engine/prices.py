@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
+from orbsim.engine.edges import Inert, null_or, null_or_one, unsimulated_problems
+
 __all__ = [
     "BulkTier",
     "MatrixConfig",
@@ -162,11 +164,25 @@ def _mapping(value: object, field: str) -> Mapping[str, Any]:
     return value
 
 
+_CONFIG_FIELDS: dict[str, tuple[Inert, str]] = {
+    "prorated": (null_or(False), "prorating subtotals by the service period is not simulated"),
+    "scaling_factor": (null_or_one, "scaling rated quantities is not simulated"),
+}
+"""Optional configuration fields orbsim does not simulate, accepted as null or their no-op."""
+
+
 def _refuse_unsimulated(config: Mapping[str, Any], field: str, allowed: set[str]) -> None:
     for key, value in config.items():
-        if key not in allowed and value is not None:
+        if key in allowed:
+            continue
+        rule = _CONFIG_FIELDS.get(key)
+        if rule is not None:
+            problems = unsimulated_problems({key: value}, {key: rule}, f"{field}.")
+            if problems:
+                raise PriceConfigError(problems[0])
+        elif value is not None:
             raise PriceConfigError(
-                f"{field}.{key} is not simulated by orbsim (got {value!r}); omit it"
+                f"{field}.{key}: {value!r} is not simulated by orbsim; omit it or send null"
             )
 
 

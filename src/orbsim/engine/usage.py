@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from orbsim.engine.catalog import MetricRecord, PriceRecord, Prices
+from orbsim.engine.edges import Inert, is_null, refuse_unsimulated
 from orbsim.engine.expressions import (
     CompiledFilter,
     ExpressionSyntaxError,
@@ -45,6 +46,17 @@ from orbsim.models_billing import Costs, GroupedUsage, UngroupedUsage
 if TYPE_CHECKING:
     from orbsim.engine.billing import SubscriptionRecord
     from orbsim.engine.core import Engine
+
+_DIMENSION_FILTERS: dict[str, tuple[Inert, str]] = {
+    name: (is_null, "matrix dimension filters are not simulated; use group_by")
+    for name in (
+        "first_dimension_key",
+        "first_dimension_value",
+        "second_dimension_key",
+        "second_dimension_value",
+    )
+}
+"""``fetch_usage``'s dimension filters, refused unless null."""
 
 __all__ = ["Document", "UsageReader", "check_scope"]
 
@@ -311,12 +323,13 @@ class UsageReader:
         **dimensions: Any,
     ) -> Document:
         """``fetch_usage``'s answer as a :data:`Document` (what the HTTP layer serialises)."""
-        given = {k: v for k, v in dimensions.items() if v is not None}
-        if given:
+        unknown = sorted(set(dimensions) - set(_DIMENSION_FILTERS))
+        if unknown:
             raise RequestValidationError(
-                f"fetch_usage: {sorted(given)} (matrix dimension filters) are not simulated by"
-                " orbsim; use group_by"
+                f"fetch_usage: unknown parameter(s) {', '.join(unknown)}",
+                validation_errors=[f"unknown parameter {name!r}" for name in unknown],
             )
+        refuse_unsimulated("fetch_usage", dimensions, _DIMENSION_FILTERS)
         with self._engine.transaction() as now:
             sub = self._subscription(subscription_id)
             start, end = self._timeframe(sub, now, timeframe_start, timeframe_end)

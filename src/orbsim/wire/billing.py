@@ -8,7 +8,7 @@ the engine method of the same name, which validates them. ``ENDPOINTS`` is joine
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orbsim.wire.codec import Document
 
@@ -54,15 +54,19 @@ def archive_item(call: Call) -> tuple[int, Payload]:
 _CREATED_AT = frozenset(f"created_at[{op}]" for op in ("gte", "gt", "lt", "lte"))
 
 
+def created_at(query: Query) -> dict[str, str | None]:
+    """The ``created_at[gte|gt|lt|lte]`` query parameters as ``created_at_gte=``, ..."""
+    return {f"created_at_{op}": query.one(f"created_at[{op}]") for op in ("gte", "gt", "lt", "lte")}
+
+
 def create_metric(call: Call) -> tuple[int, Payload]:
     return 200, call.sim.metrics.create(**call.body())
 
 
 def list_metrics(call: Call) -> tuple[int, Payload]:
     q = call.query
-    filters: dict[str, Any] = {name: q.one(name) for name in _CREATED_AT}
     return 200, call.sim.metrics.list(
-        limit=_limit(q), cursor=q.one("cursor"), status=q.one("status"), **filters
+        limit=_limit(q), cursor=q.one("cursor"), status=q.one("status"), **created_at(q)
     )
 
 

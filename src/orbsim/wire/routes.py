@@ -212,12 +212,7 @@ def create_customer(call: Call) -> tuple[int, Payload]:
 def list_customers(call: Call) -> tuple[int, Payload]:
     q = call.query
     return 200, call.sim.customers.list(
-        limit=_limit(q),
-        cursor=q.one("cursor"),
-        created_at_gte=q.one("created_at[gte]"),
-        created_at_gt=q.one("created_at[gt]"),
-        created_at_lt=q.one("created_at[lt]"),
-        created_at_lte=q.one("created_at[lte]"),
+        limit=_limit(q), cursor=q.one("cursor"), **billing.created_at(q)
     )
 
 
@@ -253,8 +248,9 @@ def create_plan(call: Call) -> tuple[int, Payload]:
 
 def list_plans(call: Call) -> tuple[int, Payload]:
     q = call.query
-    _not_simulated(q, _CREATED_AT | {"status"}, "GET /plans")
-    return 200, call.sim.plans.list(limit=_limit(q), cursor=q.one("cursor"))
+    return 200, call.sim.plans.list(
+        limit=_limit(q), cursor=q.one("cursor"), status=q.one("status"), **billing.created_at(q)
+    )
 
 
 def fetch_plan(call: Call) -> tuple[int, Payload]:
@@ -279,7 +275,6 @@ def create_subscription(call: Call) -> tuple[int, Payload]:
 
 def list_subscriptions(call: Call) -> tuple[int, Payload]:
     q = call.query
-    _not_simulated(q, _CREATED_AT, "GET /subscriptions")
     return 200, call.sim.subscriptions.list(
         limit=_limit(q),
         cursor=q.one("cursor"),
@@ -288,6 +283,7 @@ def list_subscriptions(call: Call) -> tuple[int, Payload]:
         plan_id=q.one("plan_id"),
         external_plan_id=q.one("external_plan_id"),
         status=q.many("status[]", "status"),
+        **billing.created_at(q),
     )
 
 
@@ -343,16 +339,6 @@ def ping(call: Call) -> tuple[int, Payload]:
 def _limit(query: Query) -> int:
     limit = query.integer("limit")
     return 20 if limit is None else limit
-
-
-def _not_simulated(query: Query, names: frozenset[str], endpoint: str) -> None:
-    """Filters Orb has but orbsim does not simulate: refuse loudly rather than ignore them."""
-    given = sorted(names.intersection(query.names()))
-    if given:
-        raise RequestValidationError(
-            f"{endpoint}: orbsim does not simulate the filter(s) {', '.join(given)}",
-            validation_errors=[f"unsupported query parameter {name!r}" for name in given],
-        )
 
 
 # --------------------------------------------------------------------------------------------------
