@@ -182,6 +182,11 @@ ACCEPTED: list[tuple[str, Call]] = [
         ),
     ),
     ("invoices.list: nulls", lambda c, w: c.invoices.list(date_type=None, due_date_window=None)),
+    # docs.withorb.com, List invoices: date_type "default: invoice_date"
+    (
+        "invoices.list: Orb's default date type",
+        lambda c, w: c.invoices.list(date_type="invoice_date"),
+    ),
     (
         "fetch_usage: null dimensions",
         lambda c, w: c.subscriptions.fetch_usage(

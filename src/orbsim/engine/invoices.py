@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from orbsim.engine.edges import Inert, is_null, refuse_unsimulated
+from orbsim.engine.edges import Inert, is_null, null_or, refuse_unsimulated
 from orbsim.engine.invoice_lines import Line, billed_prices, compute_lines, has_advance
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import Period
@@ -56,7 +56,11 @@ if TYPE_CHECKING:
     from orbsim.engine.state import AccountState
 
 _UNSIMULATED_LIST_FILTERS: dict[str, tuple[Inert, str]] = {
-    "date_type": (is_null, "the SDK and Orb's documentation do not say what it changes"),
+    "date_type": (
+        null_or("invoice_date"),
+        "the date filters apply to invoice_date, Orb's default; what due_date changes is"
+        " not documented",
+    ),
     "due_date_window": (
         is_null,
         "windows relative to today are not simulated; filter on due_date[gt] and due_date[lt]",
