@@ -7,7 +7,7 @@ response validation."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orb
@@ -104,12 +104,6 @@ REFUSED: list[tuple[str, Call, str, str]] = [
         "usage_discount",
     ),
     ("invoices.list", lambda c, w: c.invoices.list(date_type="due_date"), "date_type", "due_date"),
-    (
-        "invoices.list",
-        lambda c, w: c.invoices.list(due_date_window="7d"),
-        "due_date_window",
-        "7d",
-    ),
     (
         "subscriptions.fetch_usage",
         lambda c, w: c.subscriptions.fetch_usage(w["sub"].id, first_dimension_key="region"),
@@ -302,6 +296,32 @@ def test_metric_list_filters_by_creation_time(client: Any, clock: Any, world: Wo
     assert [m.id for m in client.metrics.list(created_at_gte=cut)] == [later.id]
     assert [m.id for m in client.metrics.list(created_at_lt=cut)] == [world["metric"].id]
     assert list(client.metrics.list(status="archived")) == []
+
+
+def test_due_date_window_lists_the_invoices_due_in_the_last_days_or_months(
+    client: Any, clock: Any, customer: Any
+) -> None:
+    """SDK: "'7d' filters invoices due in the last 7 days, and '2m' filters those due in the last
+    2 months". Net terms 0: the invoices of May, June and July are due on June 1, July 1, Aug 1."""
+    plan = client.plans.create(name="Platform", currency="USD", prices=[])
+    client.subscriptions.create(
+        customer_id=customer.id, plan_id=plan.id, start_date="2024-05-01T00:00:00Z"
+    )
+    clock.set(datetime(2024, 8, 15, 12, tzinfo=UTC))
+
+    def due(window: str) -> list[str]:
+        invoices = client.invoices.list(due_date_window=window)
+        return [i.due_date.date().isoformat() for i in invoices]
+
+    assert due("14d") == ["2024-08-01"]  # Aug 1 .. Aug 15, both included
+    assert due("13d") == []
+    assert due("1m") == ["2024-08-01"]  # since Jul 15
+    assert due("2m") == ["2024-08-01", "2024-07-01"]
+    assert due("3m") == ["2024-08-01", "2024-07-01", "2024-06-01"]
+    clock.set(datetime(2024, 8, 31, tzinfo=UTC))
+    assert due("2m") == ["2024-08-01", "2024-07-01"]  # since Jun 30 (no June 31)
+    with pytest.raises(orb.RequestValidationError, match=r"due_date_window: .* got '7w'"):
+        client.invoices.list(due_date_window="7w")
 
 
 # -- what the SDK sends by default is never refused ---------------------------------------

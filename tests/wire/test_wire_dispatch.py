@@ -317,8 +317,8 @@ def test_subscription_filters_accept_bracketed_and_plain_arrays(sim: OrbSim) -> 
 
 
 def test_filters_orbsim_does_not_simulate_are_refused_loudly(sim: OrbSim) -> None:
-    body = assert_problem(call(sim, "GET", "/v1/invoices", query="due_date_window=7d"), 400)
-    assert "due_date_window: '7d' is not simulated" in body["detail"]
+    body = assert_problem(call(sim, "GET", "/v1/invoices", query="date_type=due_date"), 400)
+    assert "date_type: 'due_date' is not simulated" in body["detail"]
 
 
 def test_customer_created_at_filters(sim: OrbSim) -> None:

@@ -23,17 +23,19 @@ simulated moment it was due:
 from __future__ import annotations
 
 import builtins
+import calendar
 import hashlib
 import heapq
+import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from orbsim.engine.edges import Inert, is_null, null_or, refuse_unsimulated
+from orbsim.engine.edges import Inert, null_or, refuse_unsimulated
 from orbsim.engine.invoice_lines import Line, billed_prices, compute_lines, has_advance
 from orbsim.engine.pagination import paginate
 from orbsim.engine.periods import Period
@@ -60,10 +62,6 @@ _UNSIMULATED_LIST_FILTERS: dict[str, tuple[Inert, str]] = {
         null_or("invoice_date"),
         "the date filters apply to invoice_date, Orb's default; what due_date changes is"
         " not documented",
-    ),
-    "due_date_window": (
-        is_null,
-        "windows relative to today are not simulated; filter on due_date[gt] and due_date[lt]",
     ),
 }
 """``invoices.list`` filters orbsim refuses unless null."""
@@ -122,6 +120,33 @@ class InvoiceRecord:
 
     def sort_key(self) -> tuple[int, int]:
         return int(self.invoice_date.timestamp() * 1_000_000), self.seq
+
+
+_WINDOW = re.compile(r"([1-9][0-9]{0,3})([dm])")
+
+
+def _due_date_window(value: object) -> Callable[[date], date] | None:
+    """``due_date_window`` (``7d``, ``2m``): today -> the first due date it admits (the last is
+    today). Months go back by calendar month, the day clamped to the month's length."""
+    if value is None:
+        return None
+    found = _WINDOW.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise RequestValidationError(
+            f"due_date_window: expected a number of days or months such as '7d' or '2m',"
+            f" got {value!r}"
+        )
+    count, unit = int(found.group(1)), found.group(2)
+    if unit == "d":
+        return lambda today: today - timedelta(days=count)
+
+    def months_back(today: date) -> date:
+        index = today.year * 12 + today.month - 1 - count
+        year, month = divmod(index, 12)
+        day = min(today.day, calendar.monthrange(year, month + 1)[1])
+        return date(year, month + 1, day)
+
+    return months_back
 
 
 def _day(value: object, field_name: str) -> datetime | None:
@@ -324,11 +349,8 @@ class Invoices:
         due_date_window: str | None = None,
     ) -> Page[Invoice]:
         """Invoices, newest invoice date first; by default only issued, paid and synced ones."""
-        refuse_unsimulated(
-            "invoices.list",
-            {"date_type": date_type, "due_date_window": due_date_window},
-            _UNSIMULATED_LIST_FILTERS,
-        )
+        refuse_unsimulated("invoices.list", {"date_type": date_type}, _UNSIMULATED_LIST_FILTERS)
+        window = _due_date_window(due_date_window)
         statuses = [status] if isinstance(status, str) else list(status or _DEFAULT_STATUSES)
         unknown = [s for s in statuses if s not in _STATUSES]
         if unknown:
@@ -394,14 +416,18 @@ class Invoices:
                 return is_recurring is not False
 
             records = [r for r in self._engine.state.invoices.values() if keep(r)]
+            due_since = None if window is None else window(now.date())
             if (
                 due is not None
                 or due_gt is not None
                 or due_lt is not None
+                or due_since is not None
                 or any(a is not None for a in amounts)
             ):
                 records = [
-                    r for r in records if self._matches_values(r, now, due, due_gt, due_lt, amounts)
+                    r
+                    for r in records
+                    if self._matches_values(r, now, due, due_gt, due_lt, amounts, due_since)
                 ]
             page, next_cursor = paginate(records, InvoiceRecord.sort_key, limit, cursor)
             return self._page(list(page), next_cursor, now, include_zero_quantity_line_items)
@@ -659,10 +685,13 @@ class Invoices:
         due_gt: datetime | None,
         due_lt: datetime | None,
         amounts: Iterable[Decimal | None],
+        due_since: date | None = None,
     ) -> bool:
         model = self._model(record, now, None)
-        if due is not None or due_gt is not None or due_lt is not None:
+        if due is not None or due_gt is not None or due_lt is not None or due_since is not None:
             if model.due_date is None:
+                return False
+            if due_since is not None and not due_since <= model.due_date.date() <= now.date():
                 return False
             day = datetime.combine(model.due_date.date(), time(0), tzinfo=UTC)
             if due is not None and day != due:
