@@ -335,6 +335,19 @@ class FrozenEvents:
         self._release = release
         self.count = count
 
+    @property
+    def preserved(self) -> dict[StoredEvent, list[Version]]:
+        """The versions, as frozen, of the events amended or deprecated since (read it after an
+        event's own fields: an amend preserves before it changes anything)."""
+        return self._preserved
+
+    def slices(self, size: int) -> Iterator[list[StoredEvent]]:
+        """The events, ``size`` at a time, in ingestion order (versions: ``preserved``, else
+        each event's own)."""
+        order = self._order
+        for start in range(0, self.count, size):
+            yield order[start : min(start + size, self.count)]
+
     def __iter__(self) -> Iterator[tuple[StoredEvent, list[Version]]]:
         """``(event, its versions then)``, in ingestion order."""
         order = self._order

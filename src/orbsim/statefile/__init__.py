@@ -53,7 +53,7 @@ from typing import Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from orbsim.engine.state import DERIVED, AccountState
-from orbsim.engine.store import FrozenEvents, StoredEvent, Version
+from orbsim.engine.store import FrozenEvents
 from orbsim.statefile._reader import Reader
 from orbsim.statefile.events import BLOCK, event_block
 from orbsim.statefile.fields import CODECS, Decoded, FieldCodec
@@ -198,27 +198,22 @@ class Snapshot:
     def chunks(self, size: int = BLOCK) -> Iterator[bytes]:
         try:
             yield self.head
-            batch: list[tuple[StoredEvent, list[Version]]] = []
             separator = b""
-            for pair in self.events:
-                batch.append(pair)
-                if len(batch) == size:
-                    yield separator + _block(batch)
-                    separator = b","
-                    batch = []
-            if batch:
-                yield separator + _block(batch)
+            for events in self.events.slices(size):
+                encoded = event_block(events, self.events.preserved)
+                yield (
+                    separator
+                    + json.dumps(
+                        encoded, ensure_ascii=False, allow_nan=False, separators=_COMPACT
+                    ).encode()
+                )
+                separator = b","
             yield self.tail
         finally:
             self.release()
 
     def release(self) -> None:
         self.events.release()
-
-
-def _block(pairs: list[tuple[StoredEvent, list[Version]]]) -> bytes:
-    encoded = event_block(pairs)
-    return json.dumps(encoded, ensure_ascii=False, allow_nan=False, separators=_COMPACT).encode()
 
 
 def snapshot(
