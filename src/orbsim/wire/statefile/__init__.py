@@ -12,27 +12,14 @@ everything after a clean stop, while a large one costs no O(state) rewrite to st
 fsynced journal stays beside it and the next start continues it). A compaction holds the lock
 only to take a snapshot (``StateFile`` says how it runs, and why a stop at any step is safe).
 
-Files (all 0600): ``FILE`` is an ordinary ``sim.dump`` state file; ``FILE.journal`` holds one
-record per line, each ``<crc32 of the JSON, 8 hex digits> <JSON>`` (version 3; version-2
-journals, and version-1 ones, plain JSON lines without checksums, are still read). The first
-record names the state file it continues (``{"format": "orbsim-journal", "version": 3, "base":
-<sha256 of FILE's bytes>}``); every other one is a request that may have changed the state, with
-the simulator time it ran at, except the marks of compactions, ``{"compacted": <sha256>,
-"through": <byte offset>}``, appended before the state file with that digest replaces ``FILE``:
-"the records before this offset are in it". (Version 2 had a final ``{"sealed": <sha256>}``
-instead.) ``FILE.lock`` holds the pid of the server that owns the files, locked with ``flock``:
-a second server on the same ``FILE`` refuses to start, naming the file and that pid (the lock
-dies with its process, so a killed server never leaves a stale one).
+Files (all 0600): ``FILE`` is an ordinary ``sim.dump`` state file, ``FILE.journal`` its journal,
+``FILE.lock`` its lock. The package's modules, one job each (every public name is re-exported
+here):
 
-At start the state file is loaded and the journal replayed when its ``base`` is the state file's
-digest (marks skipped), or from the offset of a mark naming the state file's digest (the
-compaction that wrote it stopped before replacing the journal; ``begin`` replaces it). A version-2
-journal sealed for the state file's digest is skipped. Any other journal does not belong to the
-state file (the file was edited, re-indented or replaced): the start stops with a message saying
-what was found and how to recover, and nothing is lost. So does a record whose checksum does not
-match. Only a last record without its newline is dropped, with a notice: the server stopped in
-the middle of writing it, before answering, so that write was never acknowledged. Neither the
-``Authorization`` header nor any API key is journalled; a replay authenticates as the server.
+* ``clocks``: the pinnable clocks, and why a replay is deterministic;
+* ``journal``: the journal's record format, its checksums and its reading (``JournalError``);
+* ``lock``: ``StateLock``, one owner per state file (``StateFileInUse``);
+* here: ``StateFile``, its compactions and their limits.
 
 What is journalled, and when: mutating requests (every method but GET/HEAD/OPTIONS) run under the
 simulator's lock together with the journal append, so the journal's order is the order in which
@@ -47,13 +34,6 @@ that stopped the request before it ran (a dropped connection, or a status fault,
 committed before something failed, so it triggers a compaction instead, finished (off the lock)
 before that answer is sent: the state file then holds whatever the request did.
 
-Determinism of the replay: while a journalled request runs, the clock is pinned, on that thread
-only, to one reading taken under the lock; the journal records that reading and the replay pins
-the clock to it again. Ids come from the simulator's seeded generator, whose state is in the state
-file, so replaying the same requests in the same order at the same times rebuilds the same state,
-ids included. Admin requests that change state (``POST /_orbsim/clock/advance``,
-``POST /_orbsim/reset``) are journalled without a time.
-
 Durability: an append is a ``write(2)`` of one whole line to a file opened with ``O_APPEND``. Once
 it returns the data is in the kernel, so it survives the process being killed (SIGKILL included)
 but not a crash of the machine; compactions write and fsync the new state file before renaming
@@ -63,21 +43,16 @@ it, and fsync the mark that names it before that.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import json
 import os
 import sys
 import threading
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orbsim import statefile
-from orbsim.clock import ManualClock, SystemClock
 from orbsim.errors import OrbInternalServerError
 from orbsim.wire.codec import problem_response
 from orbsim.wire.faults import BEFORE_DISPATCH
@@ -86,31 +61,45 @@ from orbsim.wire.messages import (
     WireRequest,
     WireResponse,
     api_path,
-    decode_body,
-    encode_body,
     is_admin,
 )
+from orbsim.wire.statefile.clocks import PinnableClock, PinnableManualClock, PinnableSystemClock
+from orbsim.wire.statefile.journal import (
+    JOURNAL_FORMAT,
+    JOURNAL_VERSION,
+    JournalEntry,
+    JournalError,
+    JournalReading,
+    encode_header,
+    encode_record,
+    encode_request,
+    read_journal,
+    reading,
+)
+from orbsim.wire.statefile.lock import StateFileInUse, StateLock
 
 if TYPE_CHECKING:
     from orbsim.sim import OrbSim
 
-JOURNAL_FORMAT = "orbsim-journal"
-JOURNAL_VERSION = 3
-_READABLE_VERSIONS = frozenset({1, 2, 3})
+__all__ = [
+    "JOURNAL_FORMAT",
+    "JOURNAL_VERSION",
+    "SAFE_METHODS",
+    "Dispatch",
+    "JournalEntry",
+    "JournalError",
+    "JournalReading",
+    "PinnableClock",
+    "PinnableManualClock",
+    "PinnableSystemClock",
+    "StateFile",
+    "StateFileInUse",
+    "StateLock",
+    "read_journal",
+    "reading",
+]
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_NOISE = frozenset(
-    {
-        "host",
-        "connection",
-        "content-length",
-        "accept",
-        "accept-encoding",
-        "user-agent",
-        "authorization",
-    }
-)
-"""Request headers left out of the journal: transport details no handler reads, and the
-credentials (a replay authenticates as the server itself, ``_replay_auth``)."""
 _COMPACT_AT_LEAST = 1 << 20
 """The journal is compacted once it is larger than the state file and than this many bytes."""
 _JOURNAL_LIMIT = 2 << 20
@@ -128,279 +117,12 @@ server continues the journal it replayed, and leaves it, fsynced, for the next s
 Dispatch = Callable[["OrbSim", WireRequest], WireResponse]
 
 
-# -- a clock that one thread can pin ---------------------------------------------------------------
-
-
-class _Pin(threading.local):
-    """The pinned time of the current thread (None: not pinned)."""
-
-    at: datetime | None = None
-
-
-class _Pinnable:
-    """Mixin: ``pinned(at)`` makes ``now()`` return ``at`` on the calling thread only."""
-
-    _pin: _Pin
-
-    def now(self) -> datetime:
-        at = self._pin.at
-        return at if at is not None else super().now()  # type: ignore[misc]
-
-    @contextlib.contextmanager
-    def pinned(self, at: datetime) -> Iterator[None]:
-        self._pin.at = at
-        try:
-            yield
-        finally:
-            self._pin.at = None
-
-
-class PinnableSystemClock(_Pinnable, SystemClock):
-    """The wall clock, pinnable per thread (a ``SystemClock``, so state files say so)."""
-
-    def __init__(self) -> None:
-        self._pin = _Pin()
-
-
-class PinnableManualClock(_Pinnable, ManualClock):
-    """A ``ManualClock``, pinnable per thread (``/_orbsim/clock/advance`` moves it)."""
-
-    def __init__(self, start: datetime | str | None = None) -> None:
-        super().__init__(start)
-        self._pin = _Pin()
-
-
-PinnableClock = PinnableSystemClock | PinnableManualClock
-
-
-# -- journal lines ---------------------------------------------------------------------------------
-
-
-def _encode_request(request: WireRequest, at: datetime | None, status: int) -> bytes:
-    entry: dict[str, Any] = {
-        "at": None if at is None else at.isoformat(),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query,
-        "headers": {name: value for name, value in request.headers.items() if name not in _NOISE},
-        "status": status,
-        **encode_body(request.body),
-    }
-    return _record(entry)
-
-
-def _record(data: dict[str, Any]) -> bytes:
-    """One journal line: the CRC-32 of the JSON (8 hex digits), a space, the JSON, LF."""
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return b"%08x " % zlib.crc32(payload) + payload + b"\n"
-
-
-class JournalError(ValueError):
-    """The journal cannot be replayed safely; the message says what was found and what to do."""
-
-
-def _parse_record(line: bytes, version: int) -> Any:
-    """The JSON of one line, its checksum verified (versions 2 and 3); ValueError says what is
-    wrong."""
-    if version == 1:
-        return json.loads(line)
-    crc, space, payload = line.partition(b" ")
-    if not space or len(crc) != 8:
-        raise ValueError("no checksum")
-    try:
-        expected = int(crc, 16)
-    except ValueError:
-        raise ValueError(f"checksum {crc[:8]!r} is not hexadecimal") from None
-    if zlib.crc32(payload) != expected:
-        raise ValueError("checksum mismatch: the record's bytes changed after it was written")
-    return json.loads(payload)
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One journalled write: the request, the time it ran at (None: admin) and its status."""
-
-    at: datetime | None
-    request: WireRequest
-    status: int
-
-
-def _decode_request(data: Any) -> JournalEntry:
-    body = decode_body(data)
-    at = None if data["at"] is None else datetime.fromisoformat(data["at"])
-    headers = {str(k): str(v) for k, v in data["headers"].items()}
-    request = WireRequest(data["method"], data["path"], data["query"], headers, body)
-    return JournalEntry(at, request, int(data["status"]))
-
-
-def _notice(message: str) -> None:
-    print(f"orbsim: {message}", file=sys.stderr)
-
-
-@dataclass(frozen=True, slots=True)
-class JournalReading:
-    """What ``reading`` found: the entries to replay, their lines as written, and whether new
-    records may be appended to the file as it is (``end``: the length of its complete records;
-    None: ``StateFile.begin`` must replace it)."""
-
-    entries: list[JournalEntry]
-    lines: list[bytes]
-    end: int | None
-
-
-_NOTHING = JournalReading([], [], None)
-
-
-def read_journal(
-    path: Path, base: str, notice: Callable[[str], None] = _notice
-) -> list[JournalEntry]:
-    """The entries of ``path`` to replay onto the state file whose digest is ``base``.
-
-    ``[]`` when there is no journal, or when it was sealed for ``base`` (already folded into the
-    state file by a version-2 compaction). A journal started for another state file continues
-    ``base`` from a ``compacted`` record naming ``base``: the records before that record's
-    ``through`` offset are in the state file. A last line without its newline is a write the
-    process died in the middle of: that request was never answered, so it is dropped and
-    ``notice`` says so. Anything else that does not fit (another state file's journal, a damaged
-    record) raises ``JournalError``, whose message says what was found and how to recover.
-    """
-    return reading(path, base, notice).entries
-
-
-def reading(path: Path, base: str, notice: Callable[[str], None] = _notice) -> JournalReading:
-    """``read_journal``, with the lines and whether the file can be continued."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return _NOTHING
-    lines = raw.split(b"\n")
-    complete, torn = lines[:-1], lines[-1]
-    if torn:
-        notice(
-            f"{path} ends with an incomplete record ({len(torn)} bytes): the server stopped "
-            "while persisting that write, before acknowledging it; it is dropped"
-        )
-    if not complete:
-        return _NOTHING
-    version, header = _read_header(path, complete[0])
-    records: list[tuple[int, bytes, Any]] = []
-    offset = len(complete[0]) + 1
-    for number, line in enumerate(complete[1:], start=2):
-        try:
-            records.append((offset, line, _parse_record(line, version)))
-        except ValueError as exc:
-            raise JournalError(
-                f"{path}: record {number} of {len(complete)} (at byte {offset}) is damaged: "
-                f"{exc}. The {number - 2} writes before it are intact; those after it cannot be "
-                "trusted. To recover: restore the journal from a copy, or keep the intact writes "
-                f"and lose the rest with `truncate -s {offset} {path}`, then start again"
-            ) from None
-        offset += len(line) + 1
-    end: int | None = offset if version == JOURNAL_VERSION else None
-    sealed = None
-    if records and isinstance(records[-1][2], dict) and "sealed" in records[-1][2]:
-        sealed = records.pop()[2]["sealed"]
-        end = None  # a version-2 compaction's seal: never appended to
-    if header.get("base") != base:
-        through = None
-        for _, _, data in records:
-            if isinstance(data, dict) and data.get("compacted") == base:
-                through = data.get("through")
-        if sealed == base:
-            return _NOTHING  # folded into the state file by a compaction that stopped halfway
-        if not isinstance(through, int):
-            raise JournalError(
-                f"{path} does not belong to the state file {path.with_suffix('')}: it continues "
-                f"a state file whose sha256 is {str(header.get('base'))[:16]}..., the state "
-                f"file's is {base[:16]}... ({len(_requests(records))} journalled writes would be "
-                "lost). The state file was changed or replaced after the journal was started. "
-                "To recover: put back the state file the journal continues; or, to start from "
-                f"the state file as it is and lose those writes, move {path} aside"
-            )
-        records = [record for record in records if record[0] >= through]
-        end = None  # a compaction replaced the state file: the journal is replaced too
-    kept = _requests(records)
-    entries = []
-    for number, (_, _, data) in enumerate(kept, start=2):
-        try:
-            entries.append(_decode_request(data))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise JournalError(
-                f"{path}:{number}: unreadable journal entry ({exc!r}); restore the journal "
-                f"from a copy or move {path} aside to start without it"
-            ) from None
-    return JournalReading(entries, [line for _, line, _ in kept], end)
-
-
-def _requests(records: list[tuple[int, bytes, Any]]) -> list[tuple[int, bytes, Any]]:
-    """The records that are requests (not a compaction's marks)."""
-    return [r for r in records if not (isinstance(r[2], dict) and "compacted" in r[2])]
-
-
-def _read_header(path: Path, line: bytes) -> tuple[int, dict[str, Any]]:
-    version = 1 if line.startswith(b"{") else 2
-    try:
-        header = _parse_record(line, version)
-        if version == 2 and isinstance(header, dict) and header.get("version") == 3:
-            version = 3  # the same line format, with compaction marks
-    except ValueError:
-        raise JournalError(
-            f"{path}: not an orbsim journal (unreadable first line); move it aside to start "
-            "without it"
-        ) from None
-    if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
-        raise JournalError(f"{path}: not an orbsim journal; move it aside to start without it")
-    if header.get("version") not in _READABLE_VERSIONS or header.get("version") != version:
-        raise JournalError(f"{path}: unsupported journal version {header.get('version')!r}")
-    return version, header
-
-
 def _never_ran(response: WireResponse) -> bool:
     """An injected fault that stopped the request before the simulator ran it: a dropped
     connection (``connect_error``/``read_timeout``) or a status fault (``Transient-Error``)."""
     return response.transport_fault in BEFORE_DISPATCH or response.header("Transient-Error") == (
         "true"
     )
-
-
-# -- one owner per state file ---------------------------------------------------------------------
-
-
-class StateFileInUse(OSError):
-    """Another process holds the state file's lock."""
-
-
-class StateLock:
-    """An exclusive lock on ``FILE`` for the life of one server: ``flock`` on ``FILE.lock``,
-    which holds the owner's pid. The kernel drops the lock when its process dies, however."""
-
-    def __init__(self, state: str | os.PathLike[str]) -> None:
-        self.state = Path(state)
-        self.path = self.state.with_name(self.state.name + ".lock")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise StateFileInUse(
-                f"{self.state} is in use by another orbsim server (pid {holder}, lock file "
-                f"{self.path}); stop that server first, or give this one another --state file"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    @property
-    def held(self) -> bool:
-        return self._fd >= 0
-
-    def release(self) -> None:
-        """Unlock (the file stays: removing it could let two servers lock different files)."""
-        if self._fd >= 0:
-            os.ftruncate(self._fd, 0)
-            os.close(self._fd)
-            self._fd = -1
 
 
 # -- the state file --------------------------------------------------------------------------------
@@ -443,10 +165,6 @@ class _Compaction:
             os.close(fd)
         temp.unlink()
         return None, size
-
-
-def _header(base: str) -> bytes:
-    return _record({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "base": base})
 
 
 def _read_range(path: Path, start: int, stop: int) -> bytes:
@@ -573,7 +291,7 @@ class StateFile:
                     self._switch_journal(found.end, size)
                 else:
                     assert base is not None  # replay read the state file to find this journal
-                    data = _header(base) + b"".join(line + b"\n" for line in found.lines)
+                    data = encode_header(base) + b"".join(line + b"\n" for line in found.lines)
                     temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
                     statefile.write_atomically(temp, data)
                     os.replace(temp, self.journal_path)
@@ -641,7 +359,7 @@ class StateFile:
                     temp.unlink()
                     return
                 mark_at = self._journal_bytes
-                mark = _record({"compacted": digest, "through": compaction.through})
+                mark = encode_record({"compacted": digest, "through": compaction.through})
                 self._write(mark)
                 copied_to = self._journal_bytes
                 fd = self._fd
@@ -650,7 +368,7 @@ class StateFile:
             os.replace(temp, self.path)
             statefile.sync_directory(self.path.parent)
             _checkpoint("replaced")
-            header = _header(digest)
+            header = encode_header(digest)
             tail = _read_range(self.journal_path, compaction.through, mark_at)
             tail += _read_range(self.journal_path, mark_at + len(mark), copied_to)
             out = os.open(journal_temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -689,7 +407,7 @@ class StateFile:
     def _new_journal(self, base: str | None = None) -> None:
         """An empty journal continuing whatever ``path`` is now (none: an empty state);
         ``base`` is its sha256 when the caller already has it."""
-        header = _header(self._state_digest() if base is None else base)
+        header = encode_header(self._state_digest() if base is None else base)
         temp = self.journal_path.with_name(f".{self.journal_path.name}.tmp")
         statefile.write_atomically(temp, header)
         os.replace(temp, self.journal_path)
@@ -795,10 +513,10 @@ class StateFile:
         if admin:
             path = api_path(request.path)
             if status < 300 and path in _JOURNALLED_ADMIN:
-                self._append(_encode_request(request, None, status))
+                self._append(encode_request(request, None, status))
             return False
         if stored or (200 <= status < 300 and response.header(REPLAYED) is None):
-            self._append(_encode_request(request, at, status))
+            self._append(encode_request(request, at, status))
         elif status >= 500 and not _never_ran(response):
             return True  # a bug or an unknown failure: persist whatever happened
         return False
