@@ -193,7 +193,9 @@ def _prepare_locked(
         state_file = (
             None
             if state is None
-            else StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
+            else StateFile(
+                sim, state, dispatch, on_failure=on_failure, lock=lock, on_compacted=gc.freeze
+            )
         )
     else:
         assert state is not None
@@ -202,7 +204,9 @@ def _prepare_locked(
         saved = sim.clock
         manual = isinstance(saved, ManualClock)
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
-        state_file = StateFile(sim, state, dispatch, on_failure=on_failure, lock=lock)
+        state_file = StateFile(
+            sim, state, dispatch, on_failure=on_failure, lock=lock, on_compacted=gc.freeze
+        )
         state_file.replay(digest.result())
         if overrides or assignments:
             merged = Settings.model_validate({**sim.settings.model_dump(), **overrides})

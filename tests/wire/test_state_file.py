@@ -679,6 +679,25 @@ def test_the_journal_is_compacted_at_its_limit_however_large_the_state(
     assert len(restarted.customers.list(limit=100).data) == 60
 
 
+def test_on_compacted_is_called_after_each_compaction_that_replaced_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbsim.wire.statefile._COMPACT_AT_LEAST", 4096)
+    calls: list[tuple[int, bytes]] = []
+    sim = OrbSim(clock=PinnableManualClock(START), seed=3)
+    state = StateFile(sim, tmp_path / "state.json", dispatch)
+    state.on_compacted = lambda: calls.append((state.compactions, state.path.read_bytes()))
+    state.compact()
+    for i in range(40):
+        state.dispatch(sim, wire("POST", "/v1/customers", {**CUSTOMER, "name": f"c{i}"}))
+        state.wait(TIMEOUT)
+    assert [n for n, _ in calls] == list(range(1, state.compactions + 1))
+    assert state.compactions > 1
+    # called once the new state file is in place: each call saw a larger one
+    sizes = [len(data) for _, data in calls]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
 def test_faults_decide_what_is_persisted(tmp_path: Path) -> None:
     state = served(tmp_path, PinnableManualClock(START))
     sim = state.sim

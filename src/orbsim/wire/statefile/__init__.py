@@ -181,7 +181,9 @@ class StateFile:
     Use ``dispatch`` as the server's dispatch function; call ``replay`` and ``begin`` at start
     and ``close`` after the server stopped. ``on_failure`` is called (once) if the files cannot
     be written: the write that failed is answered 500 and every later write too, so nothing
-    unpersisted is ever acknowledged; the caller should then stop serving.
+    unpersisted is ever acknowledged; the caller should then stop serving. ``on_compacted`` is
+    called after each compaction that replaced the files (from its thread; ``orbsim serve``
+    passes ``gc.freeze``, see the Behaviour notes).
 
     Compactions run off the lock: under it, a snapshot is taken (``OrbSim.state_snapshot``: the
     small fields encoded, the events frozen, a few milliseconds at a million events) at the
@@ -201,8 +203,10 @@ class StateFile:
         *,
         on_failure: Callable[[BaseException], None] | None = None,
         lock: StateLock | None = None,
+        on_compacted: Callable[[], None] | None = None,
     ) -> None:
         self.sim = sim
+        self.on_compacted = on_compacted
         self.clock  # noqa: B018 - fail now, not at the first write, on an unpinnable clock
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
@@ -385,6 +389,8 @@ class StateFile:
                     self.compactions += 1
             finally:
                 os.close(out)
+            if self.on_compacted is not None:
+                self.on_compacted()
         except BaseException as exc:
             compaction.error = exc
             for leftover in (temp, journal_temp):
