@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from helpers.served import TIMEOUT, Served
-from orbsim import Settings
+from orbsim import ManualClock, OrbSim, Settings
 from orbsim.cli import main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -204,21 +204,24 @@ def test_settings_apply_over_a_loaded_state_file(tmp_path: Path) -> None:
 _PREPARED_FREEZE_COUNT = """
 import gc, sys
 from orbsim.cli import _prepare
-sim, state_file = _prepare({}, [], 0, sys.argv[1], None, None, lambda exc: None)
-state_file.close()
+path = None if sys.argv[1] == "-" else sys.argv[1]
+sim, state_file = _prepare({}, [], 0, path, None, None, lambda exc: None)
+if state_file is not None:
+    state_file.close()
 print(gc.get_freeze_count())
 """
 
 
 def test_serve_moves_a_loaded_state_out_of_the_garbage_collectors_walks(tmp_path: Path) -> None:
-    """After loading a state file, ``orbsim serve`` calls ``gc.freeze()`` (a full collection
-    would otherwise walk every loaded event while a request waits); a fresh server does not.
-    Run in a subprocess: freezing is a property of the whole process."""
+    """After loading a state file, and after each compaction of it, ``orbsim serve`` calls
+    ``gc.freeze()`` (a full collection would otherwise walk every loaded event while a request
+    waits); without ``--state`` it does not. Run in a subprocess: freezing is a property of the
+    whole process."""
     state = tmp_path / "orb.json"
 
-    def frozen_after_start() -> int:
+    def frozen_after_start(path: str) -> int:
         found = subprocess.run(
-            [sys.executable, "-c", _PREPARED_FREEZE_COUNT, str(state)],
+            [sys.executable, "-c", _PREPARED_FREEZE_COUNT, path],
             capture_output=True,
             text=True,
             timeout=TIMEOUT * 3,
@@ -226,6 +229,22 @@ def test_serve_moves_a_loaded_state_out_of_the_garbage_collectors_walks(tmp_path
         )
         return int(found.stdout.split()[-1])
 
-    assert frozen_after_start() == 0  # no file yet: nothing loaded, nothing frozen
-    assert state.exists()  # the clean stop wrote it
-    assert frozen_after_start() > 10_000  # loaded: the simulator's objects are frozen
+    assert frozen_after_start("-") == 0  # no state file: nothing frozen
+    fresh = frozen_after_start(str(state))  # the start's compaction froze what was there
+    sim = OrbSim(clock=ManualClock(datetime(2024, 5, 20, 12, tzinfo=UTC)))
+    customer = sim.customers.create(name="A", email="a@a.test")
+    sim.events.ingest(
+        events=[
+            {
+                "idempotency_key": f"k{n}",
+                "event_name": "call",
+                "customer_id": customer.id,
+                "timestamp": "2024-05-20T11:00:00Z",
+                "properties": {"n": n},
+            }
+            for n in range(3000)
+        ]
+    )
+    sim.dump(state)
+    loaded = frozen_after_start(str(state))
+    assert loaded >= fresh + 3000  # every loaded event is frozen
