@@ -248,3 +248,33 @@ def test_serve_moves_a_loaded_state_out_of_the_garbage_collectors_walks(tmp_path
     sim.dump(state)
     loaded = frozen_after_start(str(state))
     assert loaded >= fresh + 3000  # every loaded event is frozen
+
+
+def test_serve_builds_a_loaded_states_hour_indexes_in_the_background(tmp_path: Path) -> None:
+    """``orbsim serve`` indexes a loaded state in slices after it starts listening, so the first
+    read does not build the indexes of every event itself; a stop ends it early."""
+    import threading
+
+    from orbsim.cli import _index_events
+
+    sim = OrbSim(clock=ManualClock(datetime(2024, 5, 20, 12, tzinfo=UTC)))
+    customer = sim.customers.create(name="A", email="a@a.test")
+    sim.events.ingest(
+        events=[
+            {
+                "idempotency_key": f"k{n}",
+                "event_name": "call",
+                "customer_id": customer.id,
+                "timestamp": "2024-05-20T11:00:00Z",
+                "properties": {},
+            }
+            for n in range(50)
+        ]
+    )
+    sim.dump(tmp_path / "state.json")
+    stopped, running = threading.Event(), threading.Event()
+    stopped.set()
+    for stop, indexed in ((stopped, False), (running, True)):
+        loaded = OrbSim.load(tmp_path / "state.json")
+        _index_events(loaded, stop)
+        assert loaded.engine.index_events(0) is indexed
