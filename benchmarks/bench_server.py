@@ -10,11 +10,15 @@ With ``--uvicorn`` (needs ``pip install uvicorn``, not a dependency of orbsim), 
 ``dispatch`` also runs under uvicorn (h11, asyncio) through a minimal ASGI adapter: the
 measurement behind keeping orbsim's own server (see the benchmarks page).
 
-The client's CPU against the child process is the SDK's own HTTP stack (httpx, httpcore, h11,
-sockets) with no server work in it: its ratio to the in-process CPU, printed as the floor, is
-what the ratio would be if the server answered in no time.
+The floor, measured: a fourth mode sends the same SDK calls to a do-nothing server in a child
+process (``--canned``, below) that answers each request with the bytes orbsim's server sent
+for that request line (status line, headers and body, captured once by forwarding the first
+such request to the ``orbsim serve`` child), doing nothing but read the request's head and its
+``Content-Length`` body. Its wall time is the best any server could give this client: the
+SDK's own HTTP stack (httpx, httpcore, h11, sockets) plus a loopback round trip. The client's
+CPU against a server process, over the in-process CPU, is printed as the CPU floor too.
 
-    python benchmarks/bench_server.py [--repeat 9] [--number 200] [--uvicorn]
+    python benchmarks/bench_server.py [--repeat 9] [--number 200] [--uvicorn] [--against DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import contextlib
 import itertools
 import os
+import re
 import select
 import signal
 import socket
@@ -118,7 +123,7 @@ def cases(client: orb.Orb, tag: str) -> dict[str, Callable[[], object]]:
 
 
 @contextlib.contextmanager
-def orbsim_process(tree: str | None = None, startup: float = 20.0) -> Iterator[tuple[int, str]]:
+def orbsim_process(tree: str | None = None) -> Iterator[tuple[int, str]]:
     """``orbsim serve`` in a child process on a free loopback port (manual clock at ``NOW``,
     seed 1), from this tree or from ``tree``'s ``src``; yields its pid and base URL once it
     listens, and stops it by pid afterwards."""
@@ -127,6 +132,24 @@ def orbsim_process(tree: str | None = None, startup: float = 20.0) -> Iterator[t
     environment = dict(os.environ)
     if tree is not None:
         environment["PYTHONPATH"] = str(Path(tree).resolve() / "src")
+    with child_process(command, environment) as child:
+        yield child
+
+
+@contextlib.contextmanager
+def canned_process(upstream: str) -> Iterator[tuple[int, str]]:
+    """The do-nothing server (``--canned``) in a child process, capturing from ``upstream``."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--canned", upstream]
+    with child_process(command, dict(os.environ)) as child:
+        yield child
+
+
+@contextlib.contextmanager
+def child_process(
+    command: list[str], environment: dict[str, str], startup: float = 20.0
+) -> Iterator[tuple[int, str]]:
+    """Run ``command``, wait (bounded) for its ``listening on URL`` line, yield its pid and
+    URL; stop it by pid afterwards (SIGTERM, then SIGKILL)."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment
     )
@@ -137,15 +160,15 @@ def orbsim_process(tree: str | None = None, startup: float = 20.0) -> Iterator[t
         while not line.endswith(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or process.poll() is not None:
-                raise RuntimeError(f"orbsim serve did not start within {startup} s: {line!r}")
+                raise RuntimeError(f"{command[1:3]} did not start within {startup} s: {line!r}")
             readable, _, _ = select.select([process.stdout], [], [], min(remaining, 0.5))
             if readable:
                 data = os.read(process.stdout.fileno(), 4096)  # unbuffered: select stays true
                 if not data:
-                    raise RuntimeError(f"orbsim serve exited before listening: {line!r}")
+                    raise RuntimeError(f"{command[1:3]} exited before listening: {line!r}")
                 line += data
         if b"listening on " not in line:
-            raise RuntimeError(f"orbsim serve said {line!r}")
+            raise RuntimeError(f"{command[1:3]} said {line!r}")
         yield process.pid, line.decode().rsplit(" ", 1)[1].strip()
     finally:
         os.kill(process.pid, signal.SIGTERM)
@@ -154,6 +177,71 @@ def orbsim_process(tree: str | None = None, startup: float = 20.0) -> Iterator[t
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)", re.IGNORECASE)
+
+
+def serve_canned(upstream: str) -> None:
+    """The do-nothing server: on 127.0.0.1, a free port, one thread per connection. Each
+    request is read (head to its blank line, then ``Content-Length`` bytes of body) and answered
+    with the bytes orbsim's server at ``upstream`` sent for the same request line: the first
+    time, the request is forwarded there and the answer (head and body, byte for byte) kept;
+    afterwards it is answered from what was kept, with no other work. Runs until killed."""
+    host, _, port = upstream.split("//", 1)[1].split("/", 1)[0].rpartition(":")
+    upstream_address = (host, int(port))
+    canned: dict[bytes, bytes] = {}
+    lock = threading.Lock()
+    forward: list[socket.socket] = []
+
+    def capture(request: bytes) -> bytes:
+        with lock:
+            if not forward:
+                forward.append(socket.create_connection(upstream_address, timeout=10))
+            sock = forward[0]
+            sock.sendall(request)
+            data = b""
+            while (end := data.find(b"\r\n\r\n")) == -1:
+                data += sock.recv(65536) or _eof()
+            found = _CONTENT_LENGTH.search(data, 0, end + 2)
+            size = end + 4 + (int(found[1]) if found else 0)
+            while len(data) < size:
+                data += sock.recv(65536) or _eof()
+            return data[:size]
+
+    def connection(sock: socket.socket) -> None:
+        buffer = b""
+        with sock:
+            while True:
+                while (end := buffer.find(b"\r\n\r\n")) == -1:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                found = _CONTENT_LENGTH.search(buffer, 0, end + 2)
+                size = end + 4 + (int(found[1]) if found else 0)
+                while len(buffer) < size:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                request, buffer = buffer[:size], buffer[size:]
+                line = request[: request.find(b"\r\n")]
+                answer = canned.get(line)
+                if answer is None:
+                    answer = canned[line] = capture(request)
+                sock.sendall(answer)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(f"listening on http://127.0.0.1:{listener.getsockname()[1]}/v1", flush=True)
+    while True:
+        sock, _ = listener.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=connection, args=(sock,), daemon=True).start()
+
+
+def _eof() -> bytes:
+    raise ConnectionError("orbsim's server closed the connection while answering")
 
 
 @contextlib.contextmanager
@@ -222,7 +310,11 @@ def main() -> None:
     parser.add_argument(
         "--against", metavar="TREE", help="also a child process on another checkout's src"
     )
+    parser.add_argument("--canned", metavar="URL", help=argparse.SUPPRESS)  # the child's mode
     args = parser.parse_args()
+    if args.canned:
+        serve_canned(args.canned)
+        return
 
     options = {"_strict_response_validation": True, "max_retries": 0}
     load_before = os.getloadavg()[0]
@@ -234,9 +326,17 @@ def main() -> None:
         in_thread = stack.enter_context(orb.Orb(api_key="b", base_url=server.base_url, **options))
         pid, url = stack.enter_context(orbsim_process())
         separate = stack.enter_context(orb.Orb(api_key="b", base_url=url, **options))
-        modes = ["in-process", "server, in a thread", "server, own process"]
+        canned_pid, canned_url = stack.enter_context(canned_process(url))
+        canned = stack.enter_context(orb.Orb(api_key="b", base_url=canned_url, **options))
+        modes = [
+            "in-process",
+            "server, in a thread",
+            "server, own process",
+            "floor: canned answers",
+        ]
         clients = [cases(local, "local"), cases(in_thread, "thread"), cases(separate, "process")]
-        pids: list[int | None] = [None, None, pid]
+        clients.append(cases(canned, "canned"))
+        pids: list[int | None] = [None, None, pid, canned_pid]
         if args.against:
             other_pid, other_url = stack.enter_context(orbsim_process(args.against))
             against = stack.enter_context(orb.Orb(api_key="b", base_url=other_url, **options))
@@ -289,8 +389,12 @@ def main() -> None:
             )
     print(f"in-thread server connections accepted: {connections} (keep-alive)")
     for name, timings in rows:
-        floor = median(timings[2].cpu) / median(timings[0].cpu)
-        print(f"floor for {name}: the client's own CPU over HTTP is {floor:.2f}x in-process")
+        cpu_floor = median(timings[2].cpu) / median(timings[0].cpu)
+        wall_floor = median(timings[3].wall) / median(timings[0].wall)
+        print(
+            f"floor for {name}: a do-nothing server's wall is {wall_floor:.2f}x in-process; "
+            f"the client's own CPU over HTTP is {cpu_floor:.2f}x"
+        )
 
 
 if __name__ == "__main__":
