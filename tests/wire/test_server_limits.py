@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from orbsim import ManualClock, OrbSim, Settings
+from orbsim.wire.messages import WireRequest, WireResponse
 from orbsim.wire.server import OrbSimServer, is_loopback, warn_if_exposed
 
 START = "2024-05-20T12:00:00+00:00"
@@ -263,6 +264,27 @@ def test_a_body_that_never_completes_is_dropped_after_the_body_timeout(sim: OrbS
             b"Content-Length: 100\r\n\r\n{"
         )
         assert closed_within(sock, 5)
+
+
+def test_a_client_that_never_reads_its_answer_is_dropped_after_the_write_timeout() -> None:
+    # The only worker writes a 32 MiB answer to a client that reads nothing: the write gives up
+    # after write_timeout, the connection is closed, and the worker serves the next request.
+    def big(sim: OrbSim, request: WireRequest) -> WireResponse:
+        size = 32 << 20 if request.path == "/v1/big" else 2
+        return WireResponse(200, [("content-type", "application/json")], b"{}".ljust(size))
+
+    server = OrbSimServer(OrbSim(), dispatch=big, workers=1, write_timeout=0.3)
+    with server, connect(server) as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b"GET /v1/big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        started = time.monotonic()
+        head, body = exchange(server, b"GET /v1/small HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and body == {}
+        assert 0.25 < time.monotonic() - started < 5
+        deadline = time.monotonic() + 5
+        while server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_connections == 0
 
 
 def test_idle_connections_past_the_limit_make_room_for_real_requests(sim: OrbSim) -> None:

@@ -917,7 +917,6 @@ class OrbSimServer:
         within ``_LINGER`` (no hand-off to the loop and back between an SDK's calls); then give
         the connection back to the loop (or close it)."""
         keep = False
-        conn.sock.settimeout(self.write_timeout)  # blocking, bounded, while a worker owns it
         poller = select.poll()
         poller.register(conn.sock, select.POLLIN)
         try:
@@ -933,9 +932,8 @@ class OrbSimServer:
             log.exception("orbsim server: cannot answer %s", request.path[:200])
             keep = False
         finally:
-            with contextlib.suppress(OSError):
-                conn.sock.setblocking(False)
-                if not keep:
+            if not keep:
+                with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_WR)
             self._returned.append((conn, keep))  # the loop closes it or awaits its next one
             self._wake()
@@ -957,14 +955,17 @@ class OrbSimServer:
         if response.stream is not None:
             keep = keep and not head.v10  # an HTTP/1.0 client reads a stream to the close
             try:
-                _send_stream(sock, response, head.method == "HEAD", not keep, head.v10)
+                _send_stream(
+                    sock, response, head.method == "HEAD", not keep, head.v10, self.write_timeout
+                )
             except OSError:
                 return False
             finally:
                 response.close_stream()
         else:
             try:
-                sock.sendall(_encode(response, head.method == "HEAD", not keep, head.v10))
+                data = _encode(response, head.method == "HEAD", not keep, head.v10)
+                _send_all(sock, data, self.write_timeout)
             except OSError:
                 return False
         if self.log_requests:
@@ -1002,6 +1003,8 @@ class OrbSimServer:
                 continue
             try:
                 data = conn.sock.recv(_RECV)  # readable: returns at once
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError:
                 return None
             if not data:
@@ -1029,20 +1032,53 @@ class OrbSimServer:
         )
 
 
+def _send_all(sock: socket.socket, data: bytes, timeout: float) -> None:
+    """Write all of ``data`` to the non-blocking ``sock``, waiting for room at most ``timeout``
+    seconds in all (``TimeoutError``, an ``OSError``, past it). The common case is one ``send``
+    that takes everything: no poll before it, as ``sendall`` on a socket with a timeout does."""
+    try:
+        sent = sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    if sent == len(data):
+        return
+    view = memoryview(data)[sent:]
+    deadline = time.monotonic() + timeout
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    while view:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"the client took no data for {timeout} s")
+        if not poller.poll(remaining * 1000):
+            continue
+        try:
+            sent = sock.send(view)
+        except (BlockingIOError, InterruptedError):
+            continue
+        view = view[sent:]
+
+
 def _send_stream(
-    sock: socket.socket, response: WireResponse, head_only: bool, close: bool, v10: bool
+    sock: socket.socket,
+    response: WireResponse,
+    head_only: bool,
+    close: bool,
+    v10: bool,
+    timeout: float,
 ) -> None:
     """Send a streamed response: chunked (HTTP/1.0: raw, then the connection closes), each
-    chunk as it is produced, so the body is never whole in memory."""
+    chunk as it is produced, so the body is never whole in memory; each write bounded by
+    ``timeout`` as in ``_send_all``."""
     assert response.stream is not None
-    sock.sendall(_encode(response, True, close, v10, chunked=not v10))
+    _send_all(sock, _encode(response, True, close, v10, chunked=not v10), timeout)
     if head_only:
         return
     for chunk in response.stream:
         if chunk:
-            sock.sendall(chunk if v10 else b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            _send_all(sock, chunk if v10 else b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
     if not v10:
-        sock.sendall(b"0\r\n\r\n")
+        _send_all(sock, b"0\r\n\r\n", timeout)
 
 
 def _encode(
