@@ -20,7 +20,7 @@ from orb.types.event_ingest_params import Event
 from helpers.sdk import sdk
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.server import OrbSimServer, _BadRequest, _fields, _fields_line_by_line
+from orbsim.wire.server import OrbSimServer, _BadRequest, _fields, _fields_line_by_line, _Head
 
 START = "2024-05-20T12:00:00+00:00"
 NOW = datetime.fromisoformat(START)
@@ -490,6 +490,33 @@ def test_header_fields_read_in_one_pass_equal_the_line_by_line_reading(lines: li
             return f"refused: {refusal}"
 
     assert outcome(_fields) == outcome(_fields_line_by_line)
+
+
+_REQUEST_LINES = st.sampled_from(
+    ["GET /v1/a?b=c HTTP/1.1", "POST /v1/ingest HTTP/1.0", "GET /v1/a HTTP/2", "bad line"]
+)
+
+
+@given(_REQUEST_LINES, _HEADER_LINES, st.lists(st.booleans(), min_size=9, max_size=9))
+def test_a_head_read_on_its_crlfs_equals_the_head_read_line_by_line(
+    first: str, lines: list[str], crlf: list[bool]
+) -> None:
+    # A head whose lines all end in CRLF is split once, as sent; any other (bare LFs, a line
+    # to refuse, a repeated name) is read by replacing its CRLFs with LFs. The all-LF head,
+    # read that way only, is the reference: every attribute, or the refusal, is the same.
+    ends = ["\r\n" if sent else "\n" for sent in crlf]
+    mixed = first + "".join(f"{end}{line}" for end, line in zip(ends, lines, strict=False))
+    bare = "\n".join([first, *lines])
+
+    def outcome(text: str) -> dict[str, object] | str:
+        try:
+            head = _Head(text.encode("latin-1"))
+        except _BadRequest as refusal:
+            return f"refused: {refusal}"
+        return {name: getattr(head, name) for name in _Head.__slots__}
+
+    assert outcome(mixed) == outcome(bare)
+    assert outcome(first + "".join(f"\r\n{line}" for line in lines)) == outcome(bare)
 
 
 def test_dispatch_exception_becomes_500_problem(stub_server: OrbSimServer) -> None:

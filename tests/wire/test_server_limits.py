@@ -193,6 +193,13 @@ def test_malformed_requests_get_an_orb_json_400(
 
 
 def test_a_host_that_is_not_this_server_is_refused(server: OrbSimServer) -> None:
+    # After accepted ones (the server remembers the Host values it accepted), on one connection.
+    with connect(server) as sock:
+        for _ in range(2):
+            sock.sendall(
+                b"GET /v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer right\r\n\r\n"
+            )
+            assert read_answer(sock)[0].startswith(b"HTTP/1.1 200 ")
     head, body = exchange(
         server,
         b"GET /v1/ping HTTP/1.1\r\nHost: rebind.attacker.example:8080\r\n"

@@ -198,6 +198,32 @@ def _fields(block: str) -> dict[str, str]:
     return _fields_line_by_line(block)
 
 
+_FIELD_SPLIT_CRLF = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n"
+)
+"""``_FIELD_SPLIT`` for lines as clients send them, CRLF-terminated."""
+
+
+def _fields_crlf(rest: str) -> dict[str, str] | None:
+    """The fields of ``rest`` (the head after its request line, every line CRLF-terminated
+    but the last) when every line is well-formed, CRLF-terminated, and no name repeats: one
+    split, no copy of the head with its CRLFs replaced. None otherwise: ``_fields`` then
+    reads the head the reference way (bare LFs, refusals, repeated names)."""
+    if not rest:
+        return {}
+    block = rest + "\r\n"
+    parts = _FIELD_SPLIT_CRLF.split(block)
+    if any(parts[::3]):
+        return None
+    names = parts[1::3]
+    if " \r" in block or "\t\r" in block:  # trailing whitespace to drop from a value
+        values = [value.rstrip(" \t") for value in parts[2::3]]
+    else:
+        values = parts[2::3]
+    fields = dict(zip(map(str.lower, names), values, strict=True))
+    return fields if len(fields) == len(names) else None
+
+
 def _fields_line_by_line(block: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     position = 0
@@ -254,8 +280,11 @@ class _Head:
     )
 
     def __init__(self, data: bytes) -> None:
-        text = data.decode("latin-1").replace("\r\n", "\n")
-        first, _, rest = text.partition("\n")
+        text = data.decode("latin-1")
+        first, _, rest = text.partition("\r\n")
+        fields = _fields_crlf(rest) if "\n" not in first else None
+        if fields is None:  # read as RFC 9112 allows (bare LFs) and refused precisely
+            first, _, rest = text.replace("\r\n", "\n").partition("\n")
         parts = first.split(" ")
         if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
             raise _bad(f"malformed request line {first[:80]!r}")
@@ -264,7 +293,8 @@ class _Head:
             raise _bad(f"HTTP version {version[:20]!r} is not supported; send HTTP/1.1")
         if not target or _BAD_TARGET.search(target):
             raise _bad(f"malformed request target {target[:80]!r}")
-        fields = _fields(rest + "\n")
+        if fields is None:
+            fields = _fields(rest + "\n")
         self.method = method.upper()
         self.target = target
         if not target.startswith("/"):  # absolute-form request target
@@ -361,6 +391,8 @@ class OrbSimServer:
         self.host = host
         self.log_requests = log_requests
         self.allowed_hosts = frozenset(name.lower().rstrip(".") for name in allowed_hosts)
+        self._hosts_accepted: set[str] = set()
+        """``Host`` values ``_check_host`` accepted (it depends on nothing else); at most 64."""
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.idle_timeout = idle_timeout
@@ -773,6 +805,13 @@ class OrbSimServer:
             if head.v10:
                 return
             raise _bad("an HTTP/1.1 request needs a Host header (RFC 9112 3.2)")
+        if host in self._hosts_accepted:
+            return
+        self._check_host_name(host)
+        if len(self._hosts_accepted) < 64:  # a client sends the same Host on every request
+            self._hosts_accepted.add(host)
+
+    def _check_host_name(self, host: str) -> None:
         if "*" in self.allowed_hosts:
             return
         name = host.strip()
