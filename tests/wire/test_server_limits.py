@@ -294,6 +294,28 @@ def test_a_client_that_never_reads_its_answer_is_dropped_after_the_write_timeout
         assert server.open_connections == 0
 
 
+def test_a_worker_waiting_for_its_connections_next_request_gives_way_to_a_waiting_one(
+    sim: OrbSim,
+) -> None:
+    # The only worker, having answered A, would wait up to 60 s for A's next request; B's
+    # request, waiting for a worker, ends that wait: B is answered, A stays open and is
+    # answered again afterwards.
+    ping = b"GET /v1/ping HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer right\r\n\r\n"
+    server = OrbSimServer(sim, workers=1, linger=60.0)
+    with server, connect(server) as first, connect(server) as second:
+        first.sendall(ping)
+        assert read_answer(first)[1] == {"response": "pong"}
+        second.sendall(ping)
+        assert read_answer(second)[1] == {"response": "pong"}  # 5 s socket timeout, not 60 s
+        first.sendall(ping)
+        assert read_answer(first)[1] == {"response": "pong"}
+        assert server.connections_accepted == 2
+        started = time.monotonic()
+        server.stop()  # the worker waiting on A is called off too, not left for 60 s
+        assert time.monotonic() - started < 3
+        assert closed_within(first, 1)
+
+
 def test_idle_connections_past_the_limit_make_room_for_real_requests(sim: OrbSim) -> None:
     with OrbSimServer(sim, max_connections=20) as server:
         idle = []

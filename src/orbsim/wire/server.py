@@ -386,6 +386,7 @@ class OrbSimServer:
         idle_timeout: float = 60.0,
         write_timeout: float = 30.0,
         max_buffered_bytes: int = 64 << 20,
+        linger: float = _LINGER,
     ) -> None:
         self.sim = sim
         self.host = host
@@ -398,6 +399,9 @@ class OrbSimServer:
         self.idle_timeout = idle_timeout
         self.write_timeout = write_timeout
         self.max_buffered_bytes = max_buffered_bytes
+        self.linger = linger
+        """How long a worker that just answered waits for the connection's next request itself
+        (a request waiting for a worker ends the wait at once)."""
         self.buffered_bytes = 0
         """Body bytes reserved by the connections the loop is receiving a request on."""
         self._precheck: Precheck | None = None
@@ -430,6 +434,13 @@ class OrbSimServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        self._call_r, self._call_w = socket.socketpair()
+        """Readable when a request waits for a worker (or the server stops): lingering workers
+        poll it beside their connection, so they give theirs back at once."""
+        self._call_r.setblocking(False)
+        self._call_w.setblocking(False)
+        self._idle_workers = 0
+        """Workers waiting for a job (read and changed under ``_jobs_ready``)."""
         self._selector = selectors.DefaultSelector()
         self._listening = False
         self._resume_at = 0.0
@@ -499,10 +510,13 @@ class OrbSimServer:
             self._listener.close()
             self._wake_r.close()
             self._wake_w.close()
+            self._call_r.close()
+            self._call_w.close()
             self._selector.close()
             return
         self._closing = True
         self._wake()
+        self._call_workers()
         deadline = time.monotonic() + timeout
         self._threads[0].join(timeout)
         with self._jobs_ready:
@@ -510,6 +524,9 @@ class OrbSimServer:
             self._jobs_ready.notify_all()
         for thread in self._threads[1:]:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self._threads):
+            self._call_r.close()
+            self._call_w.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -531,6 +548,10 @@ class OrbSimServer:
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # a wake-up is already pending, or the server is gone
             self._wake_w.send(b"x")
+
+    def _call_workers(self) -> None:
+        with contextlib.suppress(OSError):  # a call is already pending, or the server is gone
+            self._call_w.send(b"x")
 
     def _listen(self, on: bool) -> None:
         if on and not self._listening:
@@ -755,6 +776,8 @@ class OrbSimServer:
         with self._jobs_ready:
             self._jobs.append((conn, request))
             self._jobs_ready.notify()
+            if not self._idle_workers:
+                self._call_workers()  # every worker is busy: a lingering one gives way
 
     def _read_head(self, conn: _Conn) -> bool:
         buffer = conn.buffer
@@ -945,7 +968,9 @@ class OrbSimServer:
         while True:
             with ready:
                 while not jobs:
+                    self._idle_workers += 1
                     ready.wait()
+                    self._idle_workers -= 1
                 job = jobs.popleft()
             if job is None:
                 return
@@ -953,11 +978,12 @@ class OrbSimServer:
 
     def _answer(self, conn: _Conn, request: WireRequest) -> None:
         """Answer ``request``, then any next request that arrives complete on the connection
-        within ``_LINGER`` (no hand-off to the loop and back between an SDK's calls); then give
+        within ``linger`` (no hand-off to the loop and back between an SDK's calls); then give
         the connection back to the loop (or close it)."""
         keep = False
         poller = select.poll()
         poller.register(conn.sock, select.POLLIN)
+        poller.register(self._call_r, select.POLLIN)
         try:
             while True:
                 keep = self._answer_one(conn, request)
@@ -1013,11 +1039,12 @@ class OrbSimServer:
 
     def _linger(self, conn: _Conn, poller: select.poll) -> WireRequest | None:
         """The connection's next request if it arrives, complete and unremarkable, within
-        ``_LINGER`` while no other request waits for a worker; else None (the loop takes over,
+        ``linger`` while no other request waits for a worker; else None (the loop takes over,
         with whatever arrived, so every check and timeout still applies). The head is read
         once, when it is complete, even if the body follows later (the SDK sends them apart)."""
-        deadline = time.monotonic() + _LINGER
+        deadline = time.monotonic() + self.linger
         buffer = conn.buffer
+        call = self._call_r.fileno()
         head: _Head | None = None
         end = -1
         while True:
@@ -1036,10 +1063,19 @@ class OrbSimServer:
                     del buffer[:size]
                     conn.head = head
                     return WireRequest(head.method, head.path, head.query, head.fields, body)
-            if self._jobs or self._closing or time.monotonic() >= deadline:
+            if self._jobs or self._closing:
                 return None
-            if not poller.poll(1):
-                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready = poller.poll(remaining * 1000)  # the next bytes, or a call to give way
+            if not ready:
+                return None
+            if len(ready) > 1 or ready[0][0] == call:
+                with contextlib.suppress(OSError):  # taken by another worker: look at the jobs
+                    self._call_r.recv(4096)
+                if self._jobs or self._closing or len(ready) == 1:
+                    continue
             try:
                 data = conn.sock.recv(_RECV)  # readable: returns at once
             except (BlockingIOError, InterruptedError):
