@@ -18,7 +18,13 @@ such request to the ``orbsim serve`` child), doing nothing but read the request'
 SDK's own HTTP stack (httpx, httpcore, h11, sockets) plus a loopback round trip. The client's
 CPU against a server process, over the in-process CPU, is printed as the CPU floor too.
 
+With ``--framing``, one more child process runs orbsim's own server with ``dispatch`` replaced
+by its first answer to each request line (kept, then given again): the server's reading,
+parsing and writing without the simulator's work, which splits orbsim's server cost into its
+HTTP handling and ``dispatch``.
+
     python benchmarks/bench_server.py [--repeat 9] [--number 200] [--uvicorn] [--against DIR]
+                                      [--framing]
 """
 
 from __future__ import annotations
@@ -142,6 +148,38 @@ def canned_process(upstream: str) -> Iterator[tuple[int, str]]:
     command = [sys.executable, str(Path(__file__).resolve()), "--canned", upstream]
     with child_process(command, dict(os.environ)) as child:
         yield child
+
+
+@contextlib.contextmanager
+def framing_process() -> Iterator[tuple[int, str]]:
+    """orbsim's server without the simulator's work (``--framing-child``) in a child process."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--framing-child"]
+    with child_process(command, dict(os.environ)) as child:
+        yield child
+
+
+def serve_framing() -> None:
+    """``OrbSimServer`` on 127.0.0.1, a free port, whose dispatch answers each request line
+    (method and target) with what ``dispatch`` answered it the first time. Runs until SIGTERM."""
+    from orbsim.wire.messages import WireRequest, WireResponse
+    from orbsim.wire.routes import dispatch
+    from orbsim.wire.server import OrbSimServer
+
+    answers: dict[tuple[str, str, str], WireResponse] = {}
+
+    def answer_once(sim: OrbSim, request: WireRequest) -> WireResponse:
+        line = (request.method, request.path, request.query)
+        answer = answers.get(line)
+        if answer is None:
+            answer = answers[line] = dispatch(sim, request)
+        return answer
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    sim = OrbSim(clock=ManualClock(NOW), seed=1)
+    with OrbSimServer(sim, dispatch=answer_once) as server:
+        print(f"listening on {server.base_url}", flush=True)
+        stopped.wait()
 
 
 @contextlib.contextmanager
@@ -310,10 +348,17 @@ def main() -> None:
     parser.add_argument(
         "--against", metavar="TREE", help="also a child process on another checkout's src"
     )
-    parser.add_argument("--canned", metavar="URL", help=argparse.SUPPRESS)  # the child's mode
+    parser.add_argument(
+        "--framing", action="store_true", help="also orbsim's server without dispatch's work"
+    )
+    parser.add_argument("--canned", metavar="URL", help=argparse.SUPPRESS)  # the children's
+    parser.add_argument("--framing-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.canned:
         serve_canned(args.canned)
+        return
+    if args.framing_child:
+        serve_framing()
         return
 
     options = {"_strict_response_validation": True, "max_retries": 0}
@@ -343,6 +388,12 @@ def main() -> None:
             modes.append("own process, --against")
             clients.append(cases(against, "against"))
             pids.append(other_pid)
+        if args.framing:
+            framing_pid, framing_url = stack.enter_context(framing_process())
+            framing = stack.enter_context(orb.Orb(api_key="b", base_url=framing_url, **options))
+            modes.append("own process, no dispatch")
+            clients.append(cases(framing, "framing"))
+            pids.append(framing_pid)
         if args.uvicorn:
             uvicorn_sim = OrbSim(clock=ManualClock(NOW), seed=1)
             uvicorn_url = stack.enter_context(uvicorn_server(uvicorn_sim))
