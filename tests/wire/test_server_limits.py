@@ -102,6 +102,24 @@ def test_an_unauthenticated_body_is_refused_on_its_head_and_never_held(
     assert record.body is None and record.body_size == 0  # nothing of the body was kept
 
 
+def test_a_body_on_a_kept_alive_connection_is_checked_on_its_head_too(sim: OrbSim) -> None:
+    # After an answered request the worker reads the connection's next request itself (here
+    # for up to 60 s): one with a body and credentials it has not seen accepted goes through
+    # the head check as on a new connection (401, then closed), not read and then refused.
+    ping = b"GET /v1/ping HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer right\r\n\r\n"
+    body = b"{}".ljust(100_000)
+    with OrbSimServer(sim, linger=60.0) as server, connect(server) as sock:
+        sock.sendall(ping)
+        assert read_answer(sock)[1] == {"response": "pong"}
+        sock.sendall(
+            b"POST /v1/customers HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer wrong\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+        head, _ = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 401 ") and b"Connection: close" in head, head
+        assert closed_within(sock, 5)
+
+
 def test_a_client_that_sends_a_refused_body_anyway_sees_the_answer(server: OrbSimServer) -> None:
     response = httpx.post(f"{server.base_url}/ingest", content=b"x" * (5 * 1024 * 1024))
     assert response.status_code == 401  # the server drained the body, so no connection reset

@@ -334,6 +334,7 @@ class _Conn:
 
     __slots__ = (
         "address",
+        "authorized",
         "body",
         "buffer",
         "chunk_left",
@@ -359,6 +360,8 @@ class _Conn:
         self.drain_left: int | None = None
         self.reserved = 0
         """Bytes of ``max_buffered_bytes`` this connection's body holds (or will)."""
+        self.authorized: str | None = None
+        """The ``Authorization`` of this connection's last request not answered 401."""
 
 
 class OrbSimServer:
@@ -1015,6 +1018,8 @@ class OrbSimServer:
             )
         if response.transport_fault is not None:
             return False  # an injected dropped connection: no answer at all
+        if response.status != 401:
+            conn.authorized = request.headers.get("authorization")
         keep = head.keep_alive and not self._closing
         sock = conn.sock
         if response.stream is not None:
@@ -1051,7 +1056,7 @@ class OrbSimServer:
             if head is None:
                 end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
                 if end != -1:
-                    head = self._plain_head(buffer, end)
+                    head = self._plain_head(conn, buffer, end)
                     if head is None:
                         return None
                 elif len(buffer) > MAX_HEAD or b"\n\n" in buffer:
@@ -1086,9 +1091,11 @@ class OrbSimServer:
                 return None  # the loop sees the end of the stream too, and closes
             buffer += data  # in place: this is conn.buffer
 
-    def _plain_head(self, buffer: bytearray, end: int) -> _Head | None:
+    def _plain_head(self, conn: _Conn, buffer: bytearray, end: int) -> _Head | None:
         """The head ending at ``end`` if its request needs none of the loop's handling (no
-        refusal, no chunked body, no 100-continue, within the size limit); else None."""
+        refusal, no chunked body, no 100-continue, within the size limit, and a body only
+        with the credentials the connection's last answer accepted: any other goes through
+        the loop's check before a byte of it is read); else None."""
         if end == 0:
             return None
         try:
@@ -1098,6 +1105,10 @@ class OrbSimServer:
             return None
         if head.chunked or head.expect or head.length > self.sim.settings.max_request_bytes:
             return None
+        if head.length and self._precheck is not None:
+            authorization = head.fields.get("authorization")
+            if authorization is None or authorization != conn.authorized:
+                return None
         return head
 
     def _log_line(self, conn: _Conn, method: str, target: str, response: WireResponse) -> None:
@@ -1124,7 +1135,7 @@ def _send_all(sock: socket.socket, data: bytes, timeout: float) -> None:
     while view:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"the client took no data for {timeout} s")
+            raise TimeoutError(f"the client did not take the answer within {timeout} s")
         if not poller.poll(remaining * 1000):
             continue
         try:
