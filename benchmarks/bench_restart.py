@@ -23,18 +23,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import select
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+
+from bench_server import child_process, cpu_seconds
 
 BUILD = r"""
 import sys
@@ -78,45 +78,10 @@ def build(tree: str | None, size: int, shape: str, path: Path) -> None:
     )
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU of process ``pid`` so far, all threads (``/proc/PID/task/*/schedstat``, ns)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
-@contextlib.contextmanager
-def served(tree: str | None, state: Path, timeout: float = 120.0) -> Iterator[tuple[int, str]]:
-    """``orbsim serve --state state`` in a child process; yields its pid and URL once it listens."""
+def served(tree: str | None, state: Path) -> contextlib.AbstractContextManager[tuple[int, str]]:
+    """``orbsim serve --state state`` in a child process; its pid and URL once it listens."""
     command = [sys.executable, "-m", "orbsim.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--state", str(state)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment(tree)
-    )
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or process.poll() is not None:
-                raise RuntimeError(f"orbsim serve did not start within {timeout} s: {line!r}")
-            readable, _, _ = select.select([process.stdout], [], [], min(remaining, 0.5))
-            if readable:
-                data = os.read(process.stdout.fileno(), 4096)
-                if not data:
-                    raise RuntimeError(f"orbsim serve exited before listening: {line!r}")
-                line += data
-        yield process.pid, line.decode().rsplit(" ", 1)[1].strip()
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
+    return child_process([*command, "--state", str(state)], environment(tree), startup=120.0)
 
 
 def one_run(tree: str | None, source: Path) -> tuple[float, float, float, float]:
