@@ -2,7 +2,7 @@
 
 ``OrbSim.dump(path)`` writes one (atomically: temporary file in the same directory, fsync,
 ``os.replace``) and ``OrbSim.load(path)`` builds a new simulator from one. The document
-(version 3)::
+(version 4)::
 
     {"format": "orbsim-state", "version": 4,
      "clock": {"now": iso, "manual": bool},

@@ -3,7 +3,7 @@
 Version 1 (orbsim 0.1, ``orbsim.engine.persistence``) kept each holder of engine state in its own
 top-level key; version 2 keeps the fields of ``AccountState`` under ``"state"`` and the facade's
 extensions under names of their own; version 3 writes each event as a row (a JSON array,
-``orbsim.statefile.fields.EVENT_COLUMNS``) instead of an object, and times as the API does
+``orbsim.statefile.events.ROW``) instead of an object, and times as the API does
 (``Z``; both forms are read, so times need no migration); version 4 writes the events as blocks
 of columns (``orbsim.statefile.events``), which load several times faster.
 """
