@@ -20,7 +20,10 @@ from orb.types.event_ingest_params import Event
 from helpers.sdk import sdk
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.wire.messages import WireRequest, WireResponse
-from orbsim.wire.server import OrbSimServer, _BadRequest, _fields, _fields_line_by_line, _Head
+from orbsim.wire.server import OrbSimServer
+from orbsim.wire.server.heads import Head as _Head
+from orbsim.wire.server.heads import _fields, _fields_line_by_line
+from orbsim.wire.server.refusals import BadRequest as _BadRequest
 
 START = "2024-05-20T12:00:00+00:00"
 NOW = datetime.fromisoformat(START)

@@ -6,7 +6,13 @@ Why not a mature server: measured with ``benchmarks/bench_server.py --uvicorn``,
 malformed requests and its concurrency limit with plain-text pages (Orb's clients expect JSON),
 and would be a new dependency. ``http.server`` (the previous base) holds a thread per
 connection with no timeout, reads bodies before any check and answers errors in HTML. So the
-framing, limits and timeouts below are orbsim's own, in one file, tested against hostile clients.
+framing, limits and timeouts below are orbsim's own, in this package, tested against hostile
+clients. Its modules, one job each:
+
+* ``heads``: reading a request head strictly (``Head``), the reference reading and the fast one;
+* ``refusals``: the errors the server answers itself (``BadRequest``, the 503 ``Saturated``);
+* ``responses``: writing an answer (``encode_response``, ``send_all``, ``send_stream``);
+* here: ``OrbSimServer``, its event loop, body budget and worker pool.
 
 ``OrbSimServer`` binds at construction (so ``port`` and ``base_url`` are known at once) and
 serves after ``start()``. Every request becomes a ``WireRequest`` and every answer is the
@@ -38,12 +44,11 @@ until its request is complete, never a thread, so slow or idle clients cannot st
   an unauthenticated request is answered 401 without its body ever being held in memory (the
   bytes are read and discarded so that the client sees the answer, not a reset).
 
-Strictness (RFC 9112): a request with both ``Content-Length`` and ``Transfer-Encoding``, a
-folded header line (obs-fold), control characters in a header, a repeated ``Content-Length`` /
-``Host`` / ``Authorization`` / ``Idempotency-Key``, or an HTTP/1.1 request without ``Host`` is
-refused. ``Host`` must name this server: an IP literal, ``localhost``, or a name given in
-``allowed_hosts`` (``["*"]`` allows any), which stops DNS-rebinding pages from reaching a
-loopback server. Every refusal is Orb's problem+json body, never an HTML page.
+Strictness (RFC 9112): a malformed head is refused (``heads`` says which), and so is an
+HTTP/1.1 request without ``Host``. ``Host`` must name this server: an IP literal,
+``localhost``, or a name given in ``allowed_hosts`` (``["*"]`` allows any), which stops
+DNS-rebinding pages from reaching a loopback server. Every refusal is Orb's problem+json body,
+never an HTML page.
 
 An answer carrying an injected transport fault (``WireResponse.transport_fault``) is not
 written: the connection is closed without a response, which the client sees as a dropped
@@ -57,7 +62,6 @@ import contextlib
 import errno
 import ipaddress
 import logging
-import re
 import select
 import selectors
 import socket
@@ -66,14 +70,19 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
-from urllib.parse import urlsplit
 
-from orbsim.errors import OrbInternalServerError, RequestTooLarge, RequestValidationError
+from orbsim.errors import OrbInternalServerError, RequestTooLarge
 from orbsim.wire.codec import problem_response
 from orbsim.wire.messages import WireRequest, WireResponse
+from orbsim.wire.server.heads import Head as _Head
+from orbsim.wire.server.refusals import BadRequest as _BadRequest
+from orbsim.wire.server.refusals import Saturated as _Saturated
+from orbsim.wire.server.refusals import bad_request as _bad
+from orbsim.wire.server.responses import encode_response as _encode
+from orbsim.wire.server.responses import send_all as _send_all
+from orbsim.wire.server.responses import send_stream as _send_stream
 
 try:
     import resource
@@ -92,14 +101,6 @@ log = logging.getLogger("orbsim.server")
 
 MAX_HEAD = 65536
 _RECV = 262144
-_NO_CONTENT = frozenset({204, 304})
-_HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
-_SINGLETONS = frozenset(
-    {"content-length", "host", "authorization", "idempotency-key", "transfer-encoding"}
-)
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 _DRAIN_IDLE = 1.0
 _DRAIN_TOTAL = 10.0
 _FD_RESERVE = 32
@@ -110,42 +111,6 @@ _LINGER = 0.005
 _HEAD, _BODY, _BUSY, _DRAIN = 0, 1, 2, 3
 _WAKE = object()
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
-class _Saturated(OrbInternalServerError):
-    """503: the bodies being received would pass ``max_buffered_bytes``; retry shortly."""
-
-    status = 503
-    default_title = "Service unavailable"
-
-    def response_headers(self) -> list[tuple[str, str]]:
-        return [("retry-after", "1"), ("retry-after-ms", str(_SATURATED_RETRY_MS))]
-
-
-_SATURATED_RETRY_MS = 1000
-
-
-class _BadRequest(Exception):
-    """The request cannot be served as sent; ``error`` is the answer."""
-
-    def __init__(self, error: RequestValidationError | RequestTooLarge | _Saturated) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _bad(message: str) -> _BadRequest:
-    return _BadRequest(RequestValidationError(message))
-
-
-_STATUS_LINES: dict[int, str] = {}
-"""``HTTP/1.1 200 OK`` and the like, by status, as ``_encode`` first writes them."""
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def is_loopback(host: str) -> bool:
@@ -169,164 +134,6 @@ def warn_if_exposed(host: str, port: int) -> bool:
         port,
     )
     return True
-
-
-_FIELD_LINE = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\n"
-)
-"""One well-formed header line (name, value without surrounding whitespace), LF-terminated."""
-_FIELD_SPLIT = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\n")
-"""The same lines, the value with its trailing whitespace (greedy: cheaper to match)."""
-
-
-def _fields(block: str) -> dict[str, str]:
-    """The header lines of ``block`` (each LF-terminated) by lower-case name.
-
-    The common case is one ``split`` over the block: it tiles it exactly (every text between
-    matches is empty) when every line is well-formed, and no name repeats. Anything else (a
-    malformed line to refuse, a repeated name to refuse or combine) takes the line-by-line
-    reading, which gives the same fields and the precise refusal."""
-    parts = _FIELD_SPLIT.split(block)
-    if not any(parts[::3]):
-        names = parts[1::3]
-        values = parts[2::3]
-        fields = {
-            name.lower(): value.rstrip(" \t") for name, value in zip(names, values, strict=True)
-        }
-        if len(fields) == len(names):
-            return fields
-    return _fields_line_by_line(block)
-
-
-_FIELD_SPLIT_CRLF = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n"
-)
-"""``_FIELD_SPLIT`` for lines as clients send them, CRLF-terminated."""
-
-
-def _fields_crlf(rest: str) -> dict[str, str] | None:
-    """The fields of ``rest`` (the head after its request line, every line CRLF-terminated
-    but the last) when every line is well-formed, CRLF-terminated, and no name repeats: one
-    split, no copy of the head with its CRLFs replaced. None otherwise: ``_fields`` then
-    reads the head the reference way (bare LFs, refusals, repeated names)."""
-    if not rest:
-        return {}
-    block = rest + "\r\n"
-    parts = _FIELD_SPLIT_CRLF.split(block)
-    if any(parts[::3]):
-        return None
-    names = parts[1::3]
-    if " \r" in block or "\t\r" in block:  # trailing whitespace to drop from a value
-        values = [value.rstrip(" \t") for value in parts[2::3]]
-    else:
-        values = parts[2::3]
-    fields = dict(zip(map(str.lower, names), values, strict=True))
-    return fields if len(fields) == len(names) else None
-
-
-def _fields_line_by_line(block: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    position = 0
-    for found in _FIELD_LINE.finditer(block):
-        if found.start() != position:
-            break
-        position = found.end()
-        name, value = found.groups()
-        value = value.rstrip(" \t")
-        key = name.lower()
-        if key in fields:
-            if key in _SINGLETONS:
-                raise _bad(f"header {name!r} was sent more than once; send it once")
-            fields[key] = f"{fields[key]}, {value}"
-        else:
-            fields[key] = value
-    if position != len(block):
-        _diagnose(block[position:].split("\n"))
-    return fields
-
-
-def _diagnose(lines: list[str]) -> None:
-    """Raise the refusal for the first header line ``_FIELD_LINE`` did not accept."""
-    for line in lines:
-        if not line:
-            continue
-        if line[0] in " \t":
-            raise _bad(
-                f"folded header line {line[:40].strip()!r} (obs-fold, RFC 9112 5.2) is "
-                "refused; send each header on one line"
-            )
-        name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.fullmatch(name):
-            raise _bad(f"malformed header line {line[:80]!r}")
-        if _CONTROL.search(value.strip(" \t")):
-            raise _bad(f"header {name!r} contains a control character")
-        raise _bad(f"malformed header line {line[:80]!r}")  # pragma: no cover - defensive
-
-
-class _Head:
-    """A parsed request head."""
-
-    __slots__ = (
-        "chunked",
-        "expect",
-        "fields",
-        "keep_alive",
-        "length",
-        "method",
-        "path",
-        "query",
-        "target",
-        "v10",
-    )
-
-    def __init__(self, data: bytes) -> None:
-        text = data.decode("latin-1")
-        first, _, rest = text.partition("\r\n")
-        fields = _fields_crlf(rest) if "\n" not in first else None
-        if fields is None:  # read as RFC 9112 allows (bare LFs) and refused precisely
-            first, _, rest = text.replace("\r\n", "\n").partition("\n")
-        parts = first.split(" ")
-        if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]):
-            raise _bad(f"malformed request line {first[:80]!r}")
-        method, target, version = parts
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            raise _bad(f"HTTP version {version[:20]!r} is not supported; send HTTP/1.1")
-        if not target or _BAD_TARGET.search(target):
-            raise _bad(f"malformed request target {target[:80]!r}")
-        if fields is None:
-            fields = _fields(rest + "\n")
-        self.method = method.upper()
-        self.target = target
-        if not target.startswith("/"):  # absolute-form request target
-            split = urlsplit(target)
-            target = split.path + (f"?{split.query}" if split.query else "")
-        self.path, _, self.query = target.partition("?")
-        self.v10 = version == "HTTP/1.0"
-        self.fields = fields
-        connection = fields.get("connection", "").lower()
-        if self.v10:
-            self.keep_alive = "keep-alive" in connection
-        else:
-            self.keep_alive = "close" not in connection
-        self.expect = not self.v10 and "100-continue" in fields.get("expect", "").lower()
-        encoding = fields.get("transfer-encoding")
-        length_text = fields.get("content-length")
-        if encoding is not None and length_text is not None:
-            raise _bad(
-                "a request with both Content-Length and Transfer-Encoding is refused "
-                "(RFC 9112 6.3); send one of them"
-            )
-        self.chunked = False
-        self.length = 0
-        if encoding is not None:
-            if encoding.strip().lower() != "chunked":
-                raise _bad(f"malformed request body: unsupported Transfer-Encoding {encoding!r}")
-            self.chunked = True
-        elif length_text is not None:
-            digits = length_text.strip()
-            if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
-                raise _bad(f"malformed request body: invalid Content-Length {length_text!r}")
-            self.length = int(digits)
 
 
 class _Conn:
@@ -1116,85 +923,3 @@ class OrbSimServer:
             f"{conn.address} {time.strftime('%d/%b/%Y %H:%M:%S')} "
             f'"{method} {target[:200]}" {response.status} {len(response.body)}\n'
         )
-
-
-def _send_all(sock: socket.socket, data: bytes, timeout: float) -> None:
-    """Write all of ``data`` to the non-blocking ``sock``, waiting for room at most ``timeout``
-    seconds in all (``TimeoutError``, an ``OSError``, past it). The common case is one ``send``
-    that takes everything: no poll before it, as ``sendall`` on a socket with a timeout does."""
-    try:
-        sent = sock.send(data)
-    except (BlockingIOError, InterruptedError):
-        sent = 0
-    if sent == len(data):
-        return
-    view = memoryview(data)[sent:]
-    deadline = time.monotonic() + timeout
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    while view:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"the client did not take the answer within {timeout} s")
-        if not poller.poll(remaining * 1000):
-            continue
-        try:
-            sent = sock.send(view)
-        except (BlockingIOError, InterruptedError):
-            continue
-        view = view[sent:]
-
-
-def _send_stream(
-    sock: socket.socket,
-    response: WireResponse,
-    head_only: bool,
-    close: bool,
-    v10: bool,
-    timeout: float,
-) -> None:
-    """Send a streamed response: chunked (HTTP/1.0: raw, then the connection closes), each
-    chunk as it is produced, so the body is never whole in memory; each write bounded by
-    ``timeout`` as in ``_send_all``."""
-    assert response.stream is not None
-    _send_all(sock, _encode(response, True, close, v10, chunked=not v10), timeout)
-    if head_only:
-        return
-    for chunk in response.stream:
-        if chunk:
-            _send_all(sock, chunk if v10 else b"%x\r\n%b\r\n" % (len(chunk), chunk), timeout)
-    if not v10:
-        _send_all(sock, b"0\r\n\r\n", timeout)
-
-
-def _encode(
-    response: WireResponse, head_only: bool, close: bool, v10: bool, *, chunked: bool = False
-) -> bytes:
-    """The response's bytes: its own headers (hop-by-hop ones replaced), length (or chunked
-    encoding), connection."""
-    status = response.status
-    status_line = _STATUS_LINES.get(status)
-    if status_line is None:
-        status_line = f"HTTP/1.1 {status} {_phrase(status)}"
-        if 100 <= status <= 599:
-            _STATUS_LINES[status] = status_line
-    lines = [status_line]
-    for name, value in response.headers:
-        if name.lower() in _HOP_BY_HOP or "\r" in value or "\n" in value:
-            continue  # a header value can never split the response
-        lines.append(f"{name}: {value}")
-    if status in _NO_CONTENT or status < 200:  # no body, and no Content-Length (RFC 9110)
-        body = b""
-    elif response.stream is not None:
-        body = b""
-        if chunked:
-            lines.append("Transfer-Encoding: chunked")
-    else:
-        body = response.body
-        lines.append(f"Content-Length: {len(body)}")
-    if close:
-        lines.append("Connection: close")
-    elif v10:
-        lines.append("Connection: keep-alive")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-    return head if head_only else head + body
