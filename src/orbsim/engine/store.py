@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import compress
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +136,10 @@ class StoredEvent:
 
 _ID = attrgetter("id")
 _BACKFILL = attrgetter("backfill")
+_HISTORY = attrgetter("history")
+_EVENT_NAME = attrgetter("event_name")
+_PROPERTIES = attrgetter("properties")
+_INGESTED_AT = attrgetter("ingested_at")
 
 
 def hour_of(timestamp: datetime) -> int:
@@ -148,7 +153,6 @@ class EventStore:
     def __init__(self) -> None:
         self.live: dict[str, StoredEvent] = {}
         self.backfill_events: dict[str, list[StoredEvent]] = {}
-        self.count = 0
         self.order: list[StoredEvent] = []
         """Every event, in ingestion order (the order ``extend`` and ``adopt`` saw them)."""
         self._by_hour: HourIndex = {}
@@ -157,6 +161,11 @@ class EventStore:
         self._indexed = 0
         """How many events of ``order`` (its first ones) the hour indexes hold."""
         self._frozen: tuple[dict[StoredEvent, list[Version]], ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many events (live and backfill) are stored."""
+        return len(self.order)
 
     @property
     def by_hour(self) -> HourIndex:
@@ -257,7 +266,6 @@ class EventStore:
                         backfill_events[event.id] = [event]
                     else:
                         found.append(event)
-        self.count += len(events)
 
     def settle(self, limit: int | None = None) -> bool:
         """Build the hour indexes of (at most ``limit`` of) the events not yet in them;
@@ -317,6 +325,29 @@ class EventStore:
             yield from index[hour]
 
 
+class FrozenSlice:
+    """Consecutive events of a frozen view, each as it was when frozen: ``names``,
+    ``properties`` and ``recorded`` are its ingested version's, ``later`` its later versions by
+    position (only for events that have some). Plain lists, read from the events' fields in C
+    loops: a slice makes few objects the cyclic collector tracks."""
+
+    __slots__ = ("events", "later", "names", "properties", "recorded")
+
+    def __init__(
+        self,
+        events: list[StoredEvent],
+        names: list[str],
+        properties: list[dict[str, Any]],
+        recorded: list[datetime],
+        later: dict[int, list[Version]],
+    ) -> None:
+        self.events = events
+        self.names = names
+        self.properties = properties
+        self.recorded = recorded
+        self.later = later
+
+
 class FrozenEvents:
     """``EventStore.freeze``'s view: the first ``count`` events of ``order``, each with the
     versions it had when frozen. It may be read from another thread while the store changes."""
@@ -335,34 +366,46 @@ class FrozenEvents:
         self._release = release
         self.count = count
 
-    @property
-    def preserved(self) -> dict[StoredEvent, list[Version]]:
-        """The versions, as frozen, of the events amended or deprecated since (read it after an
-        event's own fields: an amend preserves before it changes anything)."""
-        return self._preserved
-
-    def slices(self, size: int) -> Iterator[list[StoredEvent]]:
-        """The events, ``size`` at a time, in ingestion order (versions: ``preserved``, else
-        each event's own)."""
+    def slices(self, size: int) -> Iterator[FrozenSlice]:
+        """The events, ``size`` at a time, in ingestion order, as they were when frozen."""
         order = self._order
         for start in range(0, self.count, size):
-            yield order[start : min(start + size, self.count)]
+            yield self._read(order[start : min(start + size, self.count)])
+
+    def _read(self, events: list[StoredEvent]) -> FrozenSlice:
+        """The fields are read first and the preserved versions after: an amend (or deprecate)
+        preserves an event's versions before it changes them, so an event changed while it was
+        read is found preserved, with the versions of the frozen moment."""
+        histories = list(map(_HISTORY, events))
+        names = list(map(_EVENT_NAME, events))
+        properties = list(map(_PROPERTIES, events))
+        recorded = list(map(_INGESTED_AT, events))
+        changed = {p: list(histories[p]) for p in compress(range(len(events)), histories)}
+        preserved = self._preserved
+        if preserved:
+            for position, event in enumerate(events):
+                versions = preserved.get(event)
+                if versions is not None:
+                    changed[position] = versions
+        later: dict[int, list[Version]] = {}
+        for position in sorted(changed):
+            versions = changed[position]
+            _, names[position], properties[position], recorded[position] = versions[0]
+            if len(versions) > 1:
+                later[position] = versions[1:]
+        return FrozenSlice(events, names, properties, recorded, later)
 
     def __iter__(self) -> Iterator[tuple[StoredEvent, list[Version]]]:
         """``(event, its versions then)``, in ingestion order."""
-        order = self._order
-        preserved = self._preserved
-        for i in range(self.count):
-            event = order[i]
-            versions = preserved.get(event)
-            if versions is None:
-                versions = list(event.versions())
-                # An amend may have run meanwhile: it preserves the versions before changing
-                # them, so if it did, the preserved ones are this moment's.
-                again = preserved.get(event)
-                if again is not None:
-                    versions = again
-            yield event, versions
+        for frozen in self.slices(4096):
+            for position, event in enumerate(frozen.events):
+                ingested = (
+                    "ingested",
+                    frozen.names[position],
+                    frozen.properties[position],
+                    frozen.recorded[position],
+                )
+                yield event, [ingested, *frozen.later.get(position, ())]
 
     def release(self) -> None:
         """Stop keeping versions for this view (idempotent)."""

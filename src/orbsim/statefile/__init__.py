@@ -199,8 +199,8 @@ class Snapshot:
         try:
             yield self.head
             separator = b""
-            for events in self.events.slices(size):
-                encoded = event_block(events, self.events.preserved)
+            for frozen in self.events.slices(size):
+                encoded = event_block(frozen)
                 yield (
                     separator
                     + json.dumps(

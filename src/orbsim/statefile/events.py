@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from itertools import compress, repeat
+from itertools import repeat
 from operator import attrgetter
 from typing import Any, Final
 
 from orbsim.engine.backfills import BackfillRecord
-from orbsim.engine.store import EventStore, StoredEvent, Version, hour_of
+from orbsim.engine.store import EventStore, FrozenSlice, StoredEvent, Version, hour_of
 from orbsim.statefile._reader import Reader, Times
 from orbsim.statefile.times import state_time
 
@@ -60,10 +60,6 @@ _TIMESTAMP = attrgetter("timestamp")
 _CUSTOMER_ID = attrgetter("customer_id")
 _ALIAS = attrgetter("external_customer_id")
 _BACKFILL = attrgetter("backfill")
-_HISTORY = attrgetter("history")
-_EVENT_NAME = attrgetter("event_name")
-_EVENT_PROPERTIES = attrgetter("properties")
-_INGESTED_AT = attrgetter("ingested_at")
 _HOUR_ZERO = datetime(1970, 1, 1, tzinfo=UTC).toordinal() * 24
 _fromiso = datetime.fromisoformat
 
@@ -116,42 +112,21 @@ def _owners_coded(events: list[StoredEvent]) -> tuple[list[int], list[list[str |
     return codes, [[key[1:], None] if key[0] == "c" else [None, key[1:]] for key in table]
 
 
-def event_block(
-    events: list[StoredEvent], preserved: Mapping[StoredEvent, list[Version]]
-) -> dict[str, Any]:
-    """``events`` as one block of columns, each with its versions as a frozen view saw them:
-    ``preserved`` (``FrozenEvents.preserved``) holds the versions of those amended or deprecated
-    since. The fields are read first and ``preserved`` after: an amend preserves an event's
-    versions before it changes them, so an event changed while it was read is found there.
-    Columns come from ``map`` over the events, so a block makes few objects the cyclic collector
-    tracks (a tuple and a list per event made a compaction of a million events trigger full
-    collections: 0.6 s pauses)."""
-    histories = list(map(_HISTORY, events))
-    names = list(map(_EVENT_NAME, events))
-    properties = list(map(_EVENT_PROPERTIES, events))
-    recorded = list(map(_INGESTED_AT, events))
-    changed = {
-        position: list(histories[position]) for position in compress(range(len(events)), histories)
-    }
-    if preserved:
-        for position, event in enumerate(events):
-            versions = preserved.get(event)
-            if versions is not None:
-                changed[position] = versions
-    later = []
-    for position in sorted(changed):
-        versions = changed[position]
-        _, names[position], properties[position], recorded[position] = versions[0]
-        if len(versions) > 1:
-            written = [[kind, n, props, state_time(at)] for kind, n, props, at in versions[1:]]
-            later.append([position, written])
+def event_block(frozen: FrozenSlice) -> dict[str, Any]:
+    """A frozen view's slice of events (``FrozenEvents.slices``) as one block of columns, in C
+    loops over the events and the slice's lists."""
+    events = frozen.events
+    later = [
+        [position, [[kind, n, props, state_time(at)] for kind, n, props, at in versions]]
+        for position, versions in frozen.later.items()
+    ]
     owner, owners = _owners_coded(events)
-    name, name_table = _coded(names)
-    ingested, times = _texts_by_object(recorded)
+    name, name_table = _coded(frozen.names)
+    ingested, times = _texts_by_object(frozen.recorded)
     out: dict[str, Any] = {
         "id": list(map(_ID, events)),
         "timestamp": utc_texts(list(map(_TIMESTAMP, events))),
-        "properties": properties,
+        "properties": frozen.properties,
         "owner": owner,
         "owners": owners,
         "event_name": name,
@@ -200,8 +175,11 @@ def block(rows: list[list[Any]]) -> dict[str, Any]:
 
 def encode(store: EventStore) -> list[dict[str, Any]]:
     """Every event of ``store`` as blocks (the whole list at once: ``dump(indent=...)``)."""
-    order = store.order
-    return [event_block(order[start : start + BLOCK], {}) for start in range(0, len(order), BLOCK)]
+    frozen = store.freeze()
+    try:
+        return [event_block(part) for part in frozen.slices(BLOCK)]
+    finally:
+        frozen.release()
 
 
 # -- decoding --------------------------------------------------------------------------------------
