@@ -183,6 +183,13 @@ def _prepare_locked(
     lock: StateLock | None,
 ) -> tuple[OrbSim, StateFile | None]:
     loaded = state is not None and Path(state).exists()
+
+    def persisted(sim: OrbSim, path: str) -> StateFile:
+        """The keeper of ``path``: frozen out of the collector's walks after each compaction."""
+        return StateFile(
+            sim, path, dispatch, on_failure=on_failure, lock=lock, on_compacted=gc.freeze
+        )
+
     if not loaded:
         chosen = clock or "system"
         sim = OrbSim(
@@ -190,13 +197,7 @@ def _prepare_locked(
             clock=_new_clock(chosen, now),
             seed=seed,
         )
-        state_file = (
-            None
-            if state is None
-            else StateFile(
-                sim, state, dispatch, on_failure=on_failure, lock=lock, on_compacted=gc.freeze
-            )
-        )
+        state_file = None if state is None else persisted(sim, state)
     else:
         assert state is not None
         digest = _Digest(Path(state))  # on the other core: hashlib lets go of the GIL
@@ -204,9 +205,7 @@ def _prepare_locked(
         saved = sim.clock
         manual = isinstance(saved, ManualClock)
         sim.clock = PinnableManualClock(saved.now()) if manual else PinnableSystemClock()
-        state_file = StateFile(
-            sim, state, dispatch, on_failure=on_failure, lock=lock, on_compacted=gc.freeze
-        )
+        state_file = persisted(sim, state)
         state_file.replay(digest.result())
         if overrides or assignments:
             merged = Settings.model_validate({**sim.settings.model_dump(), **overrides})

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers.sdk import START, event
 from helpers.served import TIMEOUT, Served
 from orbsim import ManualClock, OrbSim, Settings
 from orbsim.cli import main
@@ -201,6 +202,14 @@ def test_settings_apply_over_a_loaded_state_file(tmp_path: Path) -> None:
     assert second["reflection_delay"] == "PT10M"
 
 
+def _with_events(count: int) -> OrbSim:
+    """A simulator holding ``count`` events of one customer (``helpers.sdk.event``)."""
+    sim = OrbSim(clock=ManualClock(START + timedelta(hours=1)))
+    customer = sim.customers.create(name="A", email="a@a.test")
+    sim.events.ingest(events=[event(f"k{n}", customer.id, n=n) for n in range(count)])
+    return sim
+
+
 _PREPARED_FREEZE_COUNT = """
 import gc, sys
 from orbsim.cli import _prepare
@@ -231,21 +240,7 @@ def test_serve_moves_a_loaded_state_out_of_the_garbage_collectors_walks(tmp_path
 
     assert frozen_after_start("-") == 0  # no state file: nothing frozen
     fresh = frozen_after_start(str(state))  # the start's compaction froze what was there
-    sim = OrbSim(clock=ManualClock(datetime(2024, 5, 20, 12, tzinfo=UTC)))
-    customer = sim.customers.create(name="A", email="a@a.test")
-    sim.events.ingest(
-        events=[
-            {
-                "idempotency_key": f"k{n}",
-                "event_name": "call",
-                "customer_id": customer.id,
-                "timestamp": "2024-05-20T11:00:00Z",
-                "properties": {"n": n},
-            }
-            for n in range(3000)
-        ]
-    )
-    sim.dump(state)
+    _with_events(3000).dump(state)
     loaded = frozen_after_start(str(state))
     assert loaded >= fresh + 3000  # every loaded event is frozen
 
@@ -257,21 +252,7 @@ def test_serve_builds_a_loaded_states_hour_indexes_in_the_background(tmp_path: P
 
     from orbsim.cli import _index_events
 
-    sim = OrbSim(clock=ManualClock(datetime(2024, 5, 20, 12, tzinfo=UTC)))
-    customer = sim.customers.create(name="A", email="a@a.test")
-    sim.events.ingest(
-        events=[
-            {
-                "idempotency_key": f"k{n}",
-                "event_name": "call",
-                "customer_id": customer.id,
-                "timestamp": "2024-05-20T11:00:00Z",
-                "properties": {},
-            }
-            for n in range(50)
-        ]
-    )
-    sim.dump(tmp_path / "state.json")
+    _with_events(50).dump(tmp_path / "state.json")
     stopped, running = threading.Event(), threading.Event()
     stopped.set()
     for stop, indexed in ((stopped, False), (running, True)):
